@@ -8,5 +8,3 @@ measurespath = casadata.datapath
 datapath = [casadata.datapath]
 measures_auto_update = False
 data_auto_update = False
-# casatools otherwise drops casa-YYYYMMDD-HHMMSS.log files in the working directory.
-nologfile = True

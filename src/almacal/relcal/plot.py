@@ -1,0 +1,45 @@
+"""MCF per calibrator and rFCF vs date, like seed 000 Fig. 2."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from almacal.relcal.results import RelcalResult
+
+
+def plot_factors(result: RelcalResult, path: str) -> None:
+    """Write a PNG: MCFs (coloured, excluded ones circled red) and rFCFs (black) per epoch."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on pipeline nodes and CI
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    dates = np.array([np.datetime64(e.date) for e in result.epochs])
+    n_cal = len(result.fields)
+    # small horizontal offsets so error bars of different calibrators do not overlap
+    offsets = (np.arange(n_cal) - (n_cal - 1) / 2) * 2
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    mcf, sig = result.total.mcf, result.total.mcf_sigma
+    for j, name in enumerate(result.fields):
+        x = dates + np.timedelta64(int(offsets[j]), "D")
+        ax.errorbar(x, mcf[:, j], yerr=sig[:, j], fmt="o", ms=4, capsize=2, label=name)
+        out = ~result.used[:, j] & np.isfinite(mcf[:, j])
+        if out.any():
+            ax.plot(x[out], mcf[out, j], "o", ms=12, mfc="none", mec="red")
+    f = result.factors
+    ax.errorbar(dates, f.rfcf, yerr=f.rfcf_std, fmt="s", color="k", ms=6, capsize=3,
+                label="rFCF (error bar: MCF scatter)")  # fmt: skip
+    ax.axhline(1.0, color="0.6", lw=0.8, zorder=0)
+    ax.set_ylabel("MCF / rFCF")
+    ax.set_xlabel("observing date (UTC)")
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
+    fig.autofmt_xdate()
+    ax.legend(fontsize=8, ncol=2)
+    ax.set_title("Relative flux calibration (MCF Eq. 1, rFCF Eq. 3)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, format="png")
+    plt.close(fig)

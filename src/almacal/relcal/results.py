@@ -1,0 +1,212 @@
+"""relcal_fit results: a frozen dataclass, its plain-dict record, ECSV and JSON files."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from almacal.relcal.factors import EpochFactors, mean_correction_factors, relative_factors
+from almacal.relcal.fluxfit import PointFit, fit_point
+
+
+@dataclass(frozen=True)
+class Epoch:
+    """One epoch: its MSs and the UTC date of its first observation."""
+
+    number: int  # 1-based, in date order
+    date: str  # ISO date, YYYY-MM-DD
+    vis: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FitTable:
+    """Point fits and MCFs, (n_epoch, n_cal) or (n_epoch, n_cal, n_spw)."""
+
+    fit: PointFit
+    mcf: np.ndarray
+    mcf_sigma: np.ndarray
+
+    @classmethod
+    def from_sums(cls, sums: np.ndarray) -> FitTable:
+        """sums : (n_epoch, n_cal[, n_spw], N_SUMS). Eq. 2 uses the chi^2-rescaled sigma."""
+        fit = fit_point(sums)
+        mcf, mcf_sigma = mean_correction_factors(fit.flux, fit.sigma_chi2)
+        return cls(fit=fit, mcf=mcf, mcf_sigma=mcf_sigma)
+
+    def record(self, suffix: str = "") -> dict[str, list]:
+        f = self.fit
+        cols = {
+            "flux": f.flux,
+            "flux_sigma": f.sigma_chi2,
+            "flux_sigma_weights": f.sigma_weights,
+            "chi2_red": f.chi2_red,
+            "n_vis": f.n_vis,
+            "mcf": self.mcf,
+            "mcf_sigma": self.mcf_sigma,
+        }
+        return {k + suffix: v.tolist() for k, v in cols.items()}
+
+
+@dataclass(frozen=True)
+class RelcalResult:
+    """Everything relcal_fit measured; arrays are (n_epoch, n_cal[, n_spw])."""
+
+    epochs: tuple[Epoch, ...]
+    fields: tuple[str, ...]
+    spws: tuple[int, ...]
+    spw_freq_hz: tuple[float, ...]
+    total: FitTable
+    used: np.ndarray  # (n_epoch, n_cal) bool: MCFs averaged into the rFCF
+    factors: EpochFactors
+    per_spw: FitTable | None = None
+    params: dict = field(default_factory=dict)
+
+    @classmethod
+    def compute(
+        cls,
+        *,
+        epochs: tuple[Epoch, ...],
+        fields: tuple[str, ...],
+        spws: tuple[int, ...],
+        spw_freq_hz: tuple[float, ...],
+        sums: np.ndarray,
+        excluded: np.ndarray,
+        perspw: bool,
+        params: dict,
+    ) -> RelcalResult:
+        """sums : (n_epoch, n_cal, n_spw, N_SUMS); excluded : (n_epoch, n_cal) bool."""
+        total = FitTable.from_sums(sums.sum(axis=2))
+        used = ~excluded & np.isfinite(total.mcf)
+        return cls(
+            epochs=epochs,
+            fields=fields,
+            spws=spws,
+            spw_freq_hz=spw_freq_hz,
+            total=total,
+            used=used,
+            factors=relative_factors(total.mcf, total.mcf_sigma, used),
+            per_spw=FitTable.from_sums(sums) if perspw else None,
+            params=params,
+        )
+
+    @property
+    def rfcf(self) -> np.ndarray:
+        return self.factors.rfcf
+
+    def vis_factors(self) -> dict[str, float]:
+        """rFCF for every MS, keyed by absolute path (what relcal_apply reads)."""
+        return {
+            os.path.abspath(v): float(r)
+            for ep, r in zip(self.epochs, self.factors.rfcf, strict=True)
+            for v in ep.vis
+        }
+
+    def to_record(self) -> dict:
+        """Plain dict (lists, floats, strings) for CASA, the pipeline and JSON."""
+        rec: dict = {
+            "task": "relcal_fit",
+            "epoch": [e.number for e in self.epochs],
+            "date": [e.date for e in self.epochs],
+            "vis": [list(e.vis) for e in self.epochs],
+            "field": list(self.fields),
+            "spw": list(self.spws),
+            "spw_freq_hz": list(self.spw_freq_hz),
+            "used": self.used.tolist(),
+            "rfcf": self.factors.rfcf.tolist(),
+            "rfcf_std": self.factors.rfcf_std.tolist(),
+            "rfcf_sigma": self.factors.rfcf_sigma.tolist(),
+            "n_used": self.factors.n_used.tolist(),
+            "vis_factors": self.vis_factors(),
+            "params": self.params,
+        }
+        rec.update(self.total.record())
+        if self.per_spw is not None:
+            rec.update(self.per_spw.record("_spw"))
+        return rec
+
+    def summary(self) -> str:
+        return ", ".join(
+            "%d:%.4f+-%.4f" % (e.number, r, s)
+            for e, r, s in zip(self.epochs, self.factors.rfcf, self.factors.rfcf_sigma, strict=True)
+        )
+
+    def to_table(self):
+        """astropy Table, one row per epoch and calibrator."""
+        from astropy.table import Table
+
+        n_ep, n_cal = self.total.mcf.shape
+        ep_idx = np.repeat(np.arange(n_ep), n_cal)
+        cal_idx = np.tile(np.arange(n_cal), n_ep)
+        f = self.total.fit
+        t = Table()
+        t["epoch"] = [self.epochs[i].number for i in ep_idx]
+        t["date"] = [self.epochs[i].date for i in ep_idx]
+        t["vis"] = [",".join(os.path.basename(v) for v in self.epochs[i].vis) for i in ep_idx]
+        t["field"] = [self.fields[j] for j in cal_idx]
+        t["flux"] = f.flux.ravel()
+        t["flux"].unit = "Jy"
+        t["flux_sigma"] = f.sigma_chi2.ravel()
+        t["flux_sigma"].unit = "Jy"
+        t["flux_sigma_weights"] = f.sigma_weights.ravel()
+        t["flux_sigma_weights"].unit = "Jy"
+        t["chi2_red"] = f.chi2_red.ravel()
+        t["n_vis"] = f.n_vis.ravel()
+        t["mcf"] = self.total.mcf.ravel()
+        t["mcf_sigma"] = self.total.mcf_sigma.ravel()
+        t["used_in_rfcf"] = self.used.ravel()
+        t["rfcf"] = self.factors.rfcf[ep_idx]
+        t["rfcf_std"] = self.factors.rfcf_std[ep_idx]
+        t["rfcf_sigma"] = self.factors.rfcf_sigma[ep_idx]
+        if self.per_spw is not None:
+            n_spw = len(self.spws)
+            p = self.per_spw
+            t["flux_spw"] = p.fit.flux.reshape(-1, n_spw)
+            t["flux_spw"].unit = "Jy"
+            t["flux_sigma_spw"] = p.fit.sigma_chi2.reshape(-1, n_spw)
+            t["flux_sigma_spw"].unit = "Jy"
+            t["mcf_spw"] = p.mcf.reshape(-1, n_spw)
+            t["mcf_sigma_spw"] = p.mcf_sigma.reshape(-1, n_spw)
+        t.meta["spw"] = list(self.spws)
+        t.meta["spw_freq_hz"] = list(self.spw_freq_hz)
+        t.meta["description"] = "relcal_fit: point-source fluxes, MCF (Eq. 1-2), rFCF (Eq. 3)"
+        return t
+
+
+def output_paths(outfile: str) -> dict[str, str]:
+    """The files relcal_fit writes for an output stem."""
+    return {ext: f"{outfile}.{ext}" for ext in ("ecsv", "json", "png")}
+
+
+def write_outputs(result: RelcalResult, outfile: str) -> dict[str, str]:
+    """Write ECSV, JSON and PNG next to each other, each via a temporary name."""
+    from almacal.relcal.plot import plot_factors
+
+    paths = output_paths(outfile)
+    tmp = {k: f"{os.path.dirname(p) or '.'}/.{os.path.basename(p)}.tmp{os.getpid()}.{k}"
+           for k, p in paths.items()}  # fmt: skip
+    try:
+        result.to_table().write(tmp["ecsv"], format="ascii.ecsv", overwrite=True)
+        with open(tmp["json"], "w") as fh:
+            json.dump(_json_safe(result.to_record()), fh, indent=1)
+        plot_factors(result, tmp["png"])
+        for k, p in paths.items():
+            os.replace(tmp[k], p)
+    finally:
+        for t in tmp.values():
+            if os.path.exists(t):
+                os.remove(t)
+    return paths
+
+
+def _json_safe(obj):
+    """NaN is not JSON: write null."""
+    if isinstance(obj, float):
+        return None if not np.isfinite(obj) else obj
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_json_safe(v) for v in obj]
+    return obj

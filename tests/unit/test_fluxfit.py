@@ -1,0 +1,69 @@
+"""Point-source least squares against injected fluxes and hand-worked cases."""
+
+import numpy as np
+import pytest
+
+from almacal.relcal.fluxfit import fit_point, point_sums, stokes_i
+
+
+def _noisy_point(rng, flux, sigma, n_row, n_chan):
+    """(row, chan, 2) XX/YY of a point source with complex noise sigma per part."""
+    shape = (n_row, n_chan, 2)
+    vis = flux + sigma * (rng.standard_normal(shape) + 1j * rng.standard_normal(shape))
+    return vis, np.full(shape, 1.0 / sigma**2), np.zeros(shape, bool)
+
+
+def test_recovers_flux_and_weight_sigma():
+    rng = np.random.default_rng(1)
+    vis, w, flag = _noisy_point(rng, 0.7, 0.5, 4000, 8)
+    v_i, w_i = stokes_i(vis, w, flag)
+    fit = fit_point(point_sums(v_i, w_i, np.zeros(4000, int), 1))
+    # sigma(I) = 0.5/sqrt(2) per point, 32000 points -> sigma_S = 0.00198 Jy
+    expected_sigma = 0.5 / np.sqrt(2) / np.sqrt(4000 * 8)
+    np.testing.assert_allclose(fit.sigma_weights[0], expected_sigma, rtol=1e-12)
+    assert abs(fit.flux[0] - 0.7) < 5 * expected_sigma  # 5 sigma
+    # weights are right, so chi2_red ~ 1 within sqrt(2/dof) ~ 0.006; allow 5x
+    assert abs(fit.chi2_red[0] - 1.0) < 0.03
+    np.testing.assert_allclose(fit.sigma_chi2, fit.sigma_weights * np.sqrt(fit.chi2_red))
+
+
+def test_chi2_rescaled_sigma_is_right_when_weights_are_wrong():
+    rng = np.random.default_rng(2)
+    vis, w, flag = _noisy_point(rng, 1.0, 0.2, 3000, 4)
+    v_i, w_i = stokes_i(vis, w * 100.0, flag)  # weights claim 10x less noise
+    fit = fit_point(point_sums(v_i, w_i, np.zeros(3000, int), 1))
+    true_sigma = 0.2 / np.sqrt(2) / np.sqrt(3000 * 4)
+    assert fit.sigma_weights[0] == pytest.approx(true_sigma / 10, rel=1e-9)
+    assert fit.sigma_chi2[0] == pytest.approx(true_sigma, rel=0.05)  # chi2 scatter ~1 %
+
+
+def test_flags_nan_and_zero_weights_drop_out_and_groups_separate():
+    rng = np.random.default_rng(3)
+    vis, w, flag = _noisy_point(rng, 2.0, 0.01, 100, 4)
+    vis[:, :, 1] += 0  # same source in both hands
+    vis[:50] *= 0.5  # group 0 at 1 Jy, group 1 at 2 Jy
+    vis[0, 0, 0] = np.nan
+    vis[1, 1, 1] = 1e6
+    flag[1, 1, 1] = True
+    vis[2, 2, 0] = -1e6
+    w[2, 2, 0] = 0.0
+    group = np.repeat([0, 1], 50)
+    v_i, w_i = stokes_i(vis, w, flag)
+    fit = fit_point(point_sums(v_i, w_i, group, 3))
+    np.testing.assert_allclose(fit.flux[:2], [1.0, 2.0], atol=5 * 0.01)
+    assert fit.n_vis[0] == 50 * 4 - 3 and fit.n_vis[1] == 200  # one I point per bad hand
+    assert np.isnan(fit.flux[2]) and fit.n_vis[2] == 0  # empty group is NaN, not 0
+
+
+def test_stokes_i_weight_combines_hands():
+    vis = np.array([[[1.0 + 0j, 3.0 + 0j]]])
+    w = np.array([[[1.0, 3.0]]])
+    v_i, w_i = stokes_i(vis, w, np.zeros_like(w, bool))
+    assert v_i[0, 0] == 2.0
+    assert w_i[0, 0] == pytest.approx(4 / (1 + 1 / 3))  # var(I) = (1 + 1/3) / 4
+
+
+def test_single_hand_data():
+    vis = np.full((3, 2, 1), 0.5 + 0j)
+    v_i, w_i = stokes_i(vis, np.ones((3, 2, 1)), np.zeros((3, 2, 1), bool))
+    assert np.all(v_i == 0.5) and np.all(w_i == 1.0)
