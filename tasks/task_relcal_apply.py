@@ -14,7 +14,7 @@ from almacal.relcal.rescale_plan import HISTORY_MARK, Rescale, plan_rescales, re
 def relcal_apply(
     vis, factor, factorfile, mode, outputvis, datacolumn, caltable, force, dryrun, overwrite
 ):
-    """Rescale visibility amplitudes per epoch (seed 000 App. E). Parameters: xml/relcal_apply.xml."""
+    """Rescale amplitudes per epoch (seed 000 App. E). Parameters: xml/relcal_apply.xml."""
     casalog.origin("relcal_apply")
     paths = check_vis(vis)
     factors = resolve_factors(paths, factor, factorfile)
@@ -33,15 +33,22 @@ def relcal_apply(
         previous = [m for m in caltables.history_messages(r.vis) if m.startswith(HISTORY_MARK)]
         if previous and not force:
             raise ValueError(
-                f"vis {r.vis} was already rescaled ({previous[-1]}); set force=True to rescale again"
+                f"vis {r.vis} was already rescaled ({previous[-1]}); "
+                "set force=True to rescale it again"
             )
 
     for r, col in zip(plan, columns, strict=True):
         casalog.post(
             "%s %s: amplitudes x %.6f, weights x %.6f -> %s (caltable %s)"
-            % ("Would rescale" if dryrun else "Rescaling", r.vis, r.factor, r.factor**-2,
-               r.outputvis if mode == "split" else f"{r.vis} CORRECTED_DATA", r.caltable)
-        )  # fmt: skip
+            % (
+                "Would rescale" if dryrun else "Rescaling",
+                r.vis,
+                r.factor,
+                r.factor**-2,
+                r.outputvis if mode == "split" else f"{r.vis} CORRECTED_DATA",
+                r.caltable,
+            )
+        )
         if not dryrun:
             _rescale(r, col, mode)
     return {

@@ -47,12 +47,26 @@ def relcal_fit(vis, field, spw, datacolumn, uvrange, perspw, groupby, exclude, o
             % (p.fields[j], spw, uvrange, e + 1, ", ".join(p.epochs[e].vis))
         )
 
-    params = dict(vis=list(paths), field=list(p.fields), spw=spw, datacolumn=datacolumn,
-                  uvrange=uvrange, perspw=perspw, groupby=groupby, exclude=list(exclude))  # fmt: skip
+    params = dict(
+        vis=list(paths),
+        field=list(p.fields),
+        spw=spw,
+        datacolumn=datacolumn,
+        uvrange=uvrange,
+        perspw=perspw,
+        groupby=groupby,
+        exclude=list(exclude),
+    )
     result = RelcalResult.compute(
-        epochs=p.epochs, fields=p.fields, spws=p.spws, spw_freq_hz=p.spw_freq_hz(),
-        sums=sums, excluded=p.excluded, perspw=p.perspw, params=params,
-    )  # fmt: skip
+        epochs=p.epochs,
+        fields=p.fields,
+        spws=p.spws,
+        spw_freq_hz=p.spw_freq_hz(),
+        sums=sums,
+        excluded=p.excluded,
+        perspw=p.perspw,
+        params=params,
+    )
     _log_result(result)
     if p.outfile:
         written = write_outputs(result, p.outfile)
@@ -68,7 +82,8 @@ def _refuse_fully_flagged(p: RelcalFitParams) -> None:
         for j, name in enumerate(p.fields):
             if not have & set(np.flatnonzero(p.field_index[m] == j).tolist()):
                 raise ValueError(
-                    f"field {name!r}: all data are flagged in {info.path} for spw={list(p.channels[m])}"
+                    f"field {name!r}: all data are flagged in {info.path} "
+                    f"for spw={list(p.channels[m])}"
                 )
 
 
@@ -79,8 +94,17 @@ def _log_result(result: RelcalResult) -> None:
             casalog.post(
                 "epoch %d %s %-8s F = %.5f +- %.5f Jy (weights: %.5f, chi2_red %.2f)  "
                 "MCF = %.4f +- %.4f%s"
-                % (ep.number, ep.date, name, f.flux[e, j], f.sigma_chi2[e, j],
-                   f.sigma_weights[e, j], f.chi2_red[e, j], result.total.mcf[e, j],
-                   result.total.mcf_sigma[e, j], "" if result.used[e, j] else "  (excluded)")
-            )  # fmt: skip
+                % (
+                    ep.number,
+                    ep.date,
+                    name,
+                    f.flux[e, j],
+                    f.sigma_chi2[e, j],
+                    f.sigma_weights[e, j],
+                    f.chi2_red[e, j],
+                    result.total.mcf[e, j],
+                    result.total.mcf_sigma[e, j],
+                    "" if result.used[e, j] else "  (excluded)",
+                )
+            )
     casalog.post("rFCF per epoch: %s" % result.summary())

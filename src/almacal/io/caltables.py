@@ -17,9 +17,11 @@ def _casatasks():
 def split_column(vis: str, outputvis: str, column: str) -> None:
     """Copy vis to outputvis with `column` (DATA or CORRECTED_DATA) as its DATA column."""
     ok = _casatasks().split(
-        vis=vis, outputvis=outputvis, datacolumn=column.replace("_DATA", "").lower(),
+        vis=vis,
+        outputvis=outputvis,
+        datacolumn=column.replace("_DATA", "").lower(),
         keepflags=True,
-    )  # fmt: skip
+    )
     if ok is False or not os.path.isdir(outputvis):
         raise RuntimeError(f"split of {vis} to {outputvis} failed; see the CASA log")
 

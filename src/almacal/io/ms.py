@@ -58,10 +58,14 @@ def read_info(path: str) -> MsInfo:
             tr = np.asarray(tb.getcol("TIME_RANGE"), dtype=float)
         with opened_table(path) as tb:
             columns = frozenset(tb.colnames())
-            has_ws = "WEIGHT_SPECTRUM" in columns and tb.nrows() > 0 and bool(
-                tb.iscelldefined("WEIGHT_SPECTRUM", 0)
+            has_ws = (
+                "WEIGHT_SPECTRUM" in columns
+                and tb.nrows() > 0
+                and bool(tb.iscelldefined("WEIGHT_SPECTRUM", 0))
             )
-            start = float(tr[0].min()) if tr.size and tr[0].min() > 0 else float(tb.getcell("TIME", 0))
+            start = (
+                float(tr[0].min()) if tr.size and tr[0].min() > 0 else float(tb.getcell("TIME", 0))
+            )
     except RuntimeError as exc:
         raise ValueError(f"vis {path!r} is not a readable measurement set: {exc}") from exc
     return MsInfo(
@@ -82,9 +86,7 @@ def select_channels(info: MsInfo, spw: str) -> dict[int, np.ndarray]:
     import casatools
 
     if not spw.strip():
-        return {
-            int(s): np.ones(info.chan_freq_hz[s].size, bool) for s in np.unique(info.ddid_spw)
-        }
+        return {int(s): np.ones(info.chan_freq_hz[s].size, bool) for s in np.unique(info.ddid_spw)}
     ms = casatools.ms()
     try:
         sel = ms.msseltoindex(vis=info.path, spw=spw)
@@ -148,7 +150,9 @@ def read_point_sums(
     return out
 
 
-def _sums_of_selection(sub, info, par, chan_range, chan_ok, freq, field_index, n_cal, column, uvrange):
+def _sums_of_selection(
+    sub, info, par, chan_range, chan_ok, freq, field_index, n_cal, column, uvrange
+):
     """Read a row selection in chunks; only the parallel hands and selected channels."""
     c0, c1 = chan_range
     inc = int(par[1] - par[0]) if par.size == 2 else 1

@@ -7,9 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 
-def mean_correction_factors(
-    flux: np.ndarray, sigma: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def mean_correction_factors(flux: np.ndarray, sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """MCF_ij = mean_l(F_lj) / F_ij and its sigma (seed 000, Eq. 1-2).
 
     flux, sigma : (n_epoch, n_cal[, n_spw]) Jy; the mean runs over epochs (axis 0).
@@ -42,9 +40,7 @@ class EpochFactors:
     n_used: np.ndarray  # (n_epoch,) number of MCFs averaged
 
 
-def relative_factors(
-    mcf: np.ndarray, mcf_sigma: np.ndarray, used: np.ndarray
-) -> EpochFactors:
+def relative_factors(mcf: np.ndarray, mcf_sigma: np.ndarray, used: np.ndarray) -> EpochFactors:
     """rFCF_i = mean_j MCF_ij over the used calibrators (Eq. 3).
 
     mcf, mcf_sigma : (n_epoch, n_cal); used : (n_epoch, n_cal) bool, False for

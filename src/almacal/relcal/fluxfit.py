@@ -43,9 +43,7 @@ def stokes_i(
     return v_i, w_i
 
 
-def point_sums(
-    v_i: np.ndarray, w_i: np.ndarray, group: np.ndarray, n_group: int
-) -> np.ndarray:
+def point_sums(v_i: np.ndarray, w_i: np.ndarray, group: np.ndarray, n_group: int) -> np.ndarray:
     """Running sums of the point-source fit, per group of rows.
 
     v_i, w_i : (row, chan) Stokes I and its weight (0 = not used).
@@ -87,7 +85,9 @@ def fit_point(sums: np.ndarray) -> PointFit:
     flux = np.where(has, sums[..., SUM_W_RE] / safe_w, np.nan)
     chi2 = sums[..., SUM_W_ABS2] - np.where(has, flux, 0.0) ** 2 * sum_w
     dof = 2.0 * n - 1.0
-    chi2_red = np.where(has & (dof > 0), np.maximum(chi2, 0.0) / np.where(dof > 0, dof, 1.0), np.nan)
+    chi2_red = np.where(
+        has & (dof > 0), np.maximum(chi2, 0.0) / np.where(dof > 0, dof, 1.0), np.nan
+    )
     sigma_w = np.where(has, 1.0 / np.sqrt(safe_w), np.nan)
     return PointFit(
         flux=flux,

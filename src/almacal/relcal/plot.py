@@ -31,8 +31,16 @@ def plot_factors(result: RelcalResult, path: str) -> None:
         if out.any():
             ax.plot(x[out], mcf[out, j], "o", ms=12, mfc="none", mec="red")
     f = result.factors
-    ax.errorbar(dates, f.rfcf, yerr=f.rfcf_std, fmt="s", color="k", ms=6, capsize=3,
-                label="rFCF (error bar: MCF scatter)")  # fmt: skip
+    ax.errorbar(
+        dates,
+        f.rfcf,
+        yerr=f.rfcf_std,
+        fmt="s",
+        color="k",
+        ms=6,
+        capsize=3,
+        label="rFCF (error bar: MCF scatter)",
+    )
     ax.axhline(1.0, color="0.6", lw=0.8, zorder=0)
     ax.set_ylabel("MCF / rFCF")
     ax.set_xlabel("observing date (UTC)")

@@ -47,7 +47,9 @@ def resolve_factors(
         raise ValueError("give either factor or factorfile, not both")
     if factor:
         if len(factor) != len(paths):
-            raise ValueError(f"factor has {len(factor)} values for {len(paths)} vis; give one per vis")
+            raise ValueError(
+                f"factor has {len(factor)} values for {len(paths)} vis; give one per vis"
+            )
         values = tuple(float(f) for f in factor)
     elif factorfile.strip():
         values = _factors_from_file(paths, factorfile)
@@ -116,7 +118,9 @@ def plan_rescales(
     )
     products = (outs if mode == "split" else ()) + cals
     if len(set(products)) != len(products) or (mode == "split" and set(outs) & set(paths)):
-        raise ValueError(f"outputvis/caltable names must be distinct from each other and from vis: {products}")
+        raise ValueError(
+            f"outputvis/caltable names must be distinct from each other and from vis: {products}"
+        )
     for name, p in [("outputvis", o) for o in (outs if mode == "split" else ())] + [
         ("caltable", c) for c in cals
     ]:

@@ -185,8 +185,10 @@ def write_outputs(result: RelcalResult, outfile: str) -> dict[str, str]:
     from almacal.relcal.plot import plot_factors
 
     paths = output_paths(outfile)
-    tmp = {k: f"{os.path.dirname(p) or '.'}/.{os.path.basename(p)}.tmp{os.getpid()}.{k}"
-           for k, p in paths.items()}  # fmt: skip
+    tmp = {
+        k: f"{os.path.dirname(p) or '.'}/.{os.path.basename(p)}.tmp{os.getpid()}.{k}"
+        for k, p in paths.items()
+    }
     try:
         result.to_table().write(tmp["ecsv"], format="ascii.ecsv", overwrite=True)
         with open(tmp["json"], "w") as fh:

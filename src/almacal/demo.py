@@ -1,0 +1,65 @@
+"""The demo: seed 000's Table 3 epoch errors injected, found by relcal_fit, removed by relcal_apply."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+# seed 000, Table 3: rFCF per epoch (original pipeline calibration)
+TABLE3_RFCF = (1.02, 1.02, 0.98, 1.02, 1.09, 0.94, 0.92)
+
+
+def run_demo(outdir: str, *, size: str = "test", seed: int = 1) -> str:
+    """Simulate 7 epochs, fit, rescale, refit; return a report of recovered vs injected."""
+    import almacal
+    from almacal.simulate import simulate_epochs
+
+    outdir = os.path.abspath(outdir)
+    os.makedirs(outdir, exist_ok=True)
+    sim = simulate_epochs(
+        os.path.join(outdir, "ms"),
+        size=size,
+        seed=seed,
+        overwrite=True,
+        flux_scale=[1.0 / r for r in TABLE3_RFCF],
+    )
+    fit = almacal.relcal_fit(
+        vis=list(sim.paths),
+        field=list(sim.calibrators),
+        outfile=os.path.join(outdir, "relcal_fit"),
+        overwrite=True,
+    )
+    applied = almacal.relcal_apply(
+        vis=list(sim.paths), factorfile=os.path.join(outdir, "relcal_fit.json"), overwrite=True
+    )
+    refit = almacal.relcal_fit(
+        vis=[r["outputvis"] for r in applied["rescale"]],
+        field=list(sim.calibrators),
+        datacolumn="corrected",
+        outfile=os.path.join(outdir, "relcal_refit"),
+        overwrite=True,
+    )
+    return format_report(sim.true_rfcf, fit, refit, outdir)
+
+
+def format_report(true_rfcf: np.ndarray, fit: dict, refit: dict, outdir: str) -> str:
+    rfcf, sig = np.array(fit["rfcf"]), np.array(fit["rfcf_sigma"])
+    after, after_sig = np.array(refit["rfcf"]), np.array(refit["rfcf_sigma"])
+    lines = [
+        "almacal demo: 7 ACA Band 7 epochs, seed 000 Table 3 flux-scale errors injected",
+        f"{'epoch':>5} {'date':>10}  {'injected':>8}  {'recovered':>18}  {'diff %':>7}  "
+        f"{'after relcal_apply':>20}",
+    ]
+    for i, date in enumerate(fit["date"]):
+        lines.append(
+            f"{i + 1:>5} {date:>10}  {true_rfcf[i]:8.4f}  {rfcf[i]:8.4f} +- {sig[i]:.4f}  "
+            f"{100 * (rfcf[i] / true_rfcf[i] - 1):+7.3f}  {after[i]:10.5f} +- {after_sig[i]:.5f}"
+        )
+    worst = np.max(np.abs(rfcf / true_rfcf - 1))
+    lines += [
+        f"largest recovery error: {100 * worst:.3f} %; after rescaling, max |rFCF - 1| = "
+        f"{100 * np.max(np.abs(after - 1)):.3f} %",
+        f"products in {outdir}: relcal_fit.ecsv/.json/.png, relcal_refit.*, ms/*.rescaled.ms",
+    ]
+    return "\n".join(lines)
