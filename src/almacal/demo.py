@@ -1,4 +1,4 @@
-"""The demo: seed 000's Table 3 epoch errors injected, found by relcal_fit, removed by relcal_apply."""
+"""The demo: seed 000 Table 3 epoch errors injected, found by relcal_fit, undone by relcal_apply."""
 
 from __future__ import annotations
 

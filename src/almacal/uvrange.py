@@ -8,8 +8,13 @@ from dataclasses import dataclass
 import numpy as np
 
 C_M_S = 299_792_458.0
-_UNITS = {"m": (1.0, False), "km": (1e3, False), "lambda": (1.0, True),
-          "klambda": (1e3, True), "mlambda": (1e6, True)}  # fmt: skip
+_UNITS = {
+    "m": (1.0, False),
+    "km": (1e3, False),
+    "lambda": (1.0, True),
+    "klambda": (1e3, True),
+    "mlambda": (1e6, True),
+}
 _NUM = r"([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
 _FORMS = [
     (re.compile(rf"^{_NUM}\s*~\s*{_NUM}\s*([a-z]*)$"), "range"),

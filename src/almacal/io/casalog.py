@@ -7,15 +7,14 @@ taken from the already-imported module whenever there is one.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Any
 
 
 class _CasaLogProxy:
     def __getattr__(self, name: str) -> Any:
-        mod = sys.modules.get("casatasks")
-        if mod is None:
-            import casatasks as mod
+        mod = sys.modules.get("casatasks") or importlib.import_module("casatasks")
         return getattr(mod.casalog, name)
 
 

@@ -37,7 +37,8 @@ def plot_factors(result: RelcalResult, path: str) -> None:
         yerr=f.rfcf_std,
         fmt="s",
         color="k",
-        ms=6,
+        mfc="none",
+        ms=10,
         capsize=3,
         label="rFCF (error bar: MCF scatter)",
     )

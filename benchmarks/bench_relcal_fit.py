@@ -1,0 +1,201 @@
+"""relcal_fit speed and memory vs a casatasks uvmodelfit loop and a bare chunked read.
+
+One run, one machine, one generated full-size data set (simulate_epochs(size='full')):
+
+1. bare read: the same rows (calibrator fields, cross-correlations) and columns
+   (DATA, FLAG, WEIGHT, FIELD_ID) that relcal_fit needs, getcol in row chunks,
+   no arithmetic: the I/O floor;
+2. relcal_fit over all epochs with perspw=True (every epoch x field x spw);
+3. uvmodelfit (point source, position fixed) for the same epoch x field x spw
+   combinations: a sample of --uvmodelfit-calls calls, spread over the
+   combinations, timed, and the loop time extrapolated from their mean;
+4. peak memory of relcal_fit on MSs of 1x, 2x and 4x the scan length.
+
+Each measurement runs in a fresh child process (its own peak RSS). The page
+cache is warmed by a first bare read, so every timing is warm-cache.
+
+    CASASITECONFIG=$PWD/casa_init/config.py .venv/bin/python benchmarks/bench_relcal_fit.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def child_bare_read(paths: list[str], fields: list[str]) -> dict:
+    import casatools
+    import numpy as np
+
+    base = _rss_mb()
+    t0 = time.perf_counter()
+    n_bytes = 0
+    tb = casatools.table()
+    for p in paths:
+        tb.open(p + "/FIELD")
+        names = list(tb.getcol("NAME"))
+        tb.close()
+        ids = [names.index(f) for f in fields]
+        tb.open(p)
+        for dd in np.unique(tb.getcol("DATA_DESC_ID")):
+            sub = tb.query(f"DATA_DESC_ID=={dd} && FIELD_ID IN {ids} && ANTENNA1!=ANTENNA2")
+            n = sub.nrows()
+            step = 50_000
+            for start in range(0, n, step):
+                nr = min(step, n - start)
+                for col in ("DATA", "FLAG", "WEIGHT", "FIELD_ID"):
+                    n_bytes += sub.getcol(col, start, nr).nbytes
+            sub.close()
+        tb.close()
+    return {
+        "seconds": time.perf_counter() - t0,
+        "peak_mb": _rss_mb(),
+        "base_mb": base,
+        "gbytes": n_bytes / 1e9,
+    }
+
+
+def child_relcal_fit(paths: list[str], fields: list[str]) -> dict:
+    import almacal
+
+    task = almacal.relcal_fit
+    base = _rss_mb()
+    t0 = time.perf_counter()
+    rec = task(vis=paths, field=fields, perspw=True, outfile="")
+    return {
+        "seconds": time.perf_counter() - t0,
+        "peak_mb": _rss_mb(),
+        "base_mb": base,
+        "flux_spw": rec["flux_spw"],
+    }
+
+
+def child_uvmodelfit(calls: list[list], outdir: str) -> dict:
+    import casatasks
+    import casatools
+
+    base = _rss_mb()
+    fluxes, seconds = [], []
+    cl = casatools.componentlist()
+    for k, (path, field, spw) in enumerate(calls):
+        out = os.path.join(outdir, f"uvmf_{k}.cl")
+        t0 = time.perf_counter()
+        casatasks.uvmodelfit(
+            vis=path,
+            field=field,
+            spw=str(spw),
+            comptype="P",
+            sourcepar=[1.0, 0.0, 0.0],
+            varypar=[True, False, False],
+            outfile=out,
+        )
+        seconds.append(time.perf_counter() - t0)
+        cl.open(out)
+        fluxes.append(float(cl.getfluxvalue(0)[0]))
+        cl.close()
+    return {"seconds": seconds, "flux": fluxes, "peak_mb": _rss_mb(), "base_mb": base}
+
+
+CHILDREN = {"bare": child_bare_read, "relcal": child_relcal_fit, "uvmf": child_uvmodelfit}
+
+
+def run_child(what: str, *args) -> dict:
+    proc = subprocess.run(
+        [sys.executable, __file__, "_child", what, json.dumps(args)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"{what} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def ms_size_gb(path: str) -> float:
+    return sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(path) for f in fs) / 1e9
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--outdir", default="bench_out")
+    parser.add_argument("--n-epoch", type=int, default=7)
+    parser.add_argument("--uvmodelfit-calls", type=int, default=6)
+    parser.add_argument("--skip-memory", action="store_true")
+    args = parser.parse_args()
+
+    from almacal.simulate import CALIBRATORS, simulate_epochs
+
+    outdir = os.path.abspath(args.outdir)
+    t0 = time.perf_counter()
+    sim = simulate_epochs(
+        os.path.join(outdir, "full"), n_epoch=args.n_epoch, size="full", overwrite=True
+    )
+    t_sim = time.perf_counter() - t0
+    paths, fields = list(sim.paths), list(CALIBRATORS)
+    size = sum(ms_size_gb(p) for p in paths)
+    print(
+        f"data: {len(paths)} full-size epochs, {size:.2f} GB on disk (simulated in {t_sim:.0f} s)"
+    )
+
+    run_child("bare", paths, fields)  # warm the page cache
+    bare = run_child("bare", paths, fields)
+    fit = run_child("relcal", paths, fields)
+    n_spw = len(fit["flux_spw"][0][0])
+    combos = [
+        (e, j, k) for e in range(len(paths)) for j in range(len(fields)) for k in range(n_spw)
+    ]
+    step = max(1, len(combos) // args.uvmodelfit_calls)
+    sample = combos[::step][: args.uvmodelfit_calls]
+    uvmf = run_child("uvmf", [[paths[e], fields[j], k] for e, j, k in sample], outdir)
+    per_call = sum(uvmf["seconds"]) / len(sample)
+    loop = per_call * len(combos)
+    diff = max(
+        abs(f / fit["flux_spw"][e][j][k] - 1)
+        for f, (e, j, k) in zip(uvmf["flux"], sample, strict=True)
+    )
+
+    print(
+        f"bare chunked read of the same rows/columns: {bare['seconds']:.1f} s "
+        f"({bare['gbytes']:.2f} GB in memory as read), peak RSS {bare['peak_mb']:.0f} MB"
+    )
+    print(
+        f"relcal_fit, {len(combos)} epoch x field x spw fits: {fit['seconds']:.1f} s, "
+        f"peak RSS {fit['peak_mb']:.0f} MB (after imports {fit['base_mb']:.0f} MB)"
+    )
+    print(
+        f"uvmodelfit: {len(sample)} calls measured, {per_call:.1f} s each -> loop of "
+        f"{len(combos)} calls ~ {loop:.0f} s; max |flux ratio - 1| vs relcal_fit {diff:.1e}"
+    )
+    print(f"RATIO uvmodelfit loop / relcal_fit = {loop / fit['seconds']:.1f}  (target >= 20)")
+    print(f"RATIO relcal_fit / bare read = {fit['seconds'] / bare['seconds']:.2f}  (target <= 1.5)")
+
+    if not args.skip_memory:
+        for scale in (1, 2, 4):
+            s = simulate_epochs(
+                os.path.join(outdir, f"mem{scale}"),
+                n_epoch=2,
+                size="full",
+                scan_s=45.45 * scale,
+                overwrite=True,
+            )
+            m = run_child("relcal", list(s.paths), fields)
+            print(
+                f"memory: 2 epochs x {ms_size_gb(s.paths[0]):.2f} GB -> relcal_fit peak RSS "
+                f"{m['peak_mb']:.0f} MB (+{m['peak_mb'] - m['base_mb']:.0f} MB over imports)"
+            )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "_child":
+        print(json.dumps(CHILDREN[sys.argv[2]](*json.loads(sys.argv[3]))))
+    else:
+        main()

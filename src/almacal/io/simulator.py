@@ -1,0 +1,319 @@
+"""casatools side of almacal.simulate: build an empty MS with the simulator
+tool, then rewrite its columns in row chunks with the table tool.
+
+Only this module touches casatools for the simulation; the model maths is in
+almacal.simulate. Every tool is created per call and closed in a finally.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import casatools
+import numpy as np
+
+from almacal.io.casalog import casalog
+
+if TYPE_CHECKING:
+    from almacal.simulate import AntennaConfig, FieldModel, ScanPlan
+
+ORIGIN = "simulate_epochs"
+
+# ~64 MB of complex128 DATA per chunk: memory stays flat as the MS grows.
+CHUNK_BYTES = 64 * 2**20
+
+SIDEREAL_DAY_S = 86164.0905
+
+READ_COLUMNS = ("UVW", "FIELD_ID", "DATA_DESC_ID", "TIME", "ANTENNA1", "ANTENNA2", "SCAN_NUMBER")
+
+# Tiles of ~1 MiB: whole rows of (corr, chan), read fast in row chunks.
+TILE_BYTES = 2**20
+
+# casatools' simulator adds these; a split pipeline product carries DATA only.
+SCRATCH_COLUMNS = ("MODEL_DATA", "CORRECTED_DATA")
+
+
+@dataclass(frozen=True)
+class MsLayout:
+    """What the chunked rewrite needs from an MS built by observe().
+
+    times : (n_time,) sorted unique TIME values; ddid_spw : (n_ddid,).
+    """
+
+    field_names: tuple[str, ...]
+    spw_names: tuple[str, ...]
+    ddid_spw: np.ndarray
+    times: np.ndarray
+    n_antenna: int
+    n_row: int
+    n_corr: int
+    n_chan: int
+
+
+@contextmanager
+def _simulator() -> Iterator[Any]:
+    sm = casatools.simulator()
+    try:
+        yield sm
+    finally:
+        sm.done()
+
+
+@contextmanager
+def _measures() -> Iterator[tuple[Any, Any]]:
+    me = casatools.measures()
+    qa = casatools.quanta()
+    try:
+        yield me, qa
+    finally:
+        me.done()
+        qa.done()
+
+
+@contextmanager
+def _table(path: str, *, writable: bool = False) -> Iterator[Any]:
+    tb = casatools.table()
+    tb.open(path, nomodify=not writable)
+    try:
+        yield tb
+    finally:
+        if writable:
+            tb.flush()
+        # done() closes the table; close() then done() logs "No table opened." twice.
+        tb.done()
+
+
+def post(message: str, *args: Any, priority: str = "INFO") -> None:
+    """casalog.post with %-style arguments."""
+    casalog.post(message % args if args else message, priority, ORIGIN)
+
+
+def remove_ms(path: str) -> None:
+    """Delete an MS directory (overwrite=True)."""
+    shutil.rmtree(path)
+
+
+def _epoch_string(date: str, hms: str = "12:00:00") -> str:
+    """'2018-10-14' -> '2018/10/14/12:00:00' (measures' date format)."""
+    return f"{date.replace('-', '/')}/{hms}"
+
+
+def transit_utc_seconds(date: str, ra_deg: float, dec_deg: float) -> float:
+    """Seconds after 00:00 UTC of the ALMA transit nearest to noon UTC on date.
+
+    With usehourangle=True the simulator places hour angles around the transit
+    of the first field nearest to its reference time (checked: a 00:00 UTC
+    reference on 2018-10-14 gives 2018-10-13 21:31), so the reference is noon
+    and the transit lies on the date itself.
+    """
+    with _measures() as (me, qa):
+        me.doframe(me.observatory("ALMA"))
+        me.doframe(me.epoch("UTC", _epoch_string(date)))
+        direction = me.direction("J2000", qa.quantity(ra_deg, "deg"), qa.quantity(dec_deg, "deg"))
+        hadec = me.measure(direction, "HADEC")
+        ha_rad = float(qa.convert(hadec["m0"], "rad")["value"])
+    ha_rad = math.remainder(ha_rad, 2.0 * math.pi)
+    return 43200.0 - ha_rad / (2.0 * math.pi) * SIDEREAL_DAY_S
+
+
+def observe(
+    path: str,
+    *,
+    antennas: AntennaConfig,
+    fields: Sequence[FieldModel],
+    spw_names: Sequence[str],
+    chan_freq_hz: np.ndarray,
+    channel_width_hz: float,
+    correlations: str,
+    date: str,
+    integration_s: float,
+    scans: Sequence[ScanPlan],
+    obs_mode: str,
+    project: str,
+) -> None:
+    """Create the MS at path: ACA pads, spws, XX/YY feeds, fields and scans.
+
+    chan_freq_hz : (n_spw, n_chan). One observe call per (scan, spw), in scan
+    order; the simulator gives each call its own SCAN_NUMBER. No
+    autocorrelations (setauto weight 0). DATA, MODEL_DATA and CORRECTED_DATA
+    come back zero with unit weights.
+    """
+    coordsystem = "local" if antennas.coordsys.startswith("LOC") else "global"
+    with _measures() as (me, qa), _simulator() as sm:
+        _check(sm.open(path), "open", path)
+        _check(
+            sm.setconfig(
+                telescopename="ALMA",
+                x=list(antennas.x),
+                y=list(antennas.y),
+                z=list(antennas.z),
+                dishdiameter=list(antennas.diameter_m),
+                mount=["ALT-AZ"],
+                antname=list(antennas.names),
+                padname=list(antennas.pad),
+                coordsystem=coordsystem,
+                referencelocation=me.observatory("ALMA"),
+            ),
+            "setconfig",
+            path,
+        )
+        for name, freq in zip(spw_names, chan_freq_hz, strict=True):
+            _check(
+                sm.setspwindow(
+                    spwname=name,
+                    freq=qa.quantity(float(freq[0]), "Hz"),
+                    deltafreq=qa.quantity(channel_width_hz, "Hz"),
+                    freqresolution=qa.quantity(channel_width_hz, "Hz"),
+                    refcode="TOPO",
+                    nchannels=int(freq.size),
+                    stokes=correlations,
+                ),
+                "setspwindow",
+                path,
+            )
+        _check(sm.setfeed(mode="perfect X Y", pol=[""]), "setfeed", path)
+        for f in fields:
+            # The simulator stores FIELD directions in J2000 and converts an ICRS
+            # input (checked: +15 mas in RA). Table 1's ICRS numbers go in as J2000
+            # so the MS holds them exactly; the frame bias is nothing at 4 arcsec.
+            direction = me.direction(
+                "J2000", qa.quantity(f.ra_deg, "deg"), qa.quantity(f.dec_deg, "deg")
+            )
+            _check(sm.setfield(sourcename=f.name, sourcedirection=direction), "setfield", path)
+        _check(sm.setauto(autocorrwt=0.0), "setauto", path)
+        _check(
+            sm.settimes(
+                integrationtime=qa.quantity(integration_s, "s"),
+                usehourangle=True,
+                referencetime=me.epoch("UTC", _epoch_string(date)),
+            ),
+            "settimes",
+            path,
+        )
+        for scan in scans:
+            for name in spw_names:
+                _check(
+                    sm.observe(
+                        sourcename=scan.field,
+                        spwname=name,
+                        starttime=qa.quantity(scan.start_ha_s, "s"),
+                        stoptime=qa.quantity(scan.stop_ha_s, "s"),
+                        state_obs_mode=obs_mode,
+                        observer="almacal.simulate",
+                        project=project,
+                    ),
+                    "observe",
+                    path,
+                )
+
+
+def _check(ok: Any, step: str, path: str) -> None:
+    if ok is False:
+        raise RuntimeError(f"casatools simulator {step} failed while building {path!r}")
+
+
+def read_layout(path: str) -> MsLayout:
+    """Field and spw names, DDID -> spw, unique times (8 bytes per row) and shapes."""
+    with _table(os.path.join(path, "FIELD")) as tb:
+        field_names = tuple(str(n) for n in tb.getcol("NAME"))
+    with _table(os.path.join(path, "SPECTRAL_WINDOW")) as tb:
+        spw_names = tuple(str(n) for n in tb.getcol("NAME"))
+        n_chan = int(np.max(tb.getcol("NUM_CHAN")))
+    with _table(os.path.join(path, "DATA_DESCRIPTION")) as tb:
+        ddid_spw = np.asarray(tb.getcol("SPECTRAL_WINDOW_ID"), dtype=int)
+    with _table(os.path.join(path, "POLARIZATION")) as tb:
+        n_corr = int(np.max(tb.getcol("NUM_CORR")))
+    with _table(os.path.join(path, "ANTENNA")) as tb:
+        n_antenna = int(tb.nrows())
+    with _table(path) as tb:
+        n_row = int(tb.nrows())
+        times = np.unique(tb.getcol("TIME"))
+    return MsLayout(field_names, spw_names, ddid_spw, times, n_antenna, n_row, n_corr, n_chan)
+
+
+def _add_tiled_column(
+    tb: Any, name: str, value_type: str, comment: str, *, cell: tuple[int, int], tile_rows: int
+) -> None:
+    """Add a (corr, chan) array column with its own TiledShapeStMan."""
+    group = f"Tiled{name}"
+    desc = {
+        name: {
+            "comment": comment,
+            "dataManagerGroup": group,
+            "dataManagerType": "TiledShapeStMan",
+            "keywords": {},
+            "maxlen": 0,
+            "ndim": 2,
+            "option": 0,
+            "valueType": value_type,
+        }
+    }
+    dminfo = {
+        "NAME": group,
+        "TYPE": "TiledShapeStMan",
+        "SPEC": {"DEFAULTTILESHAPE": np.array([cell[0], cell[1], tile_rows])},
+        "COLUMNS": np.array([name]),
+    }
+    tb.addcols(desc, dminfo)
+
+
+def _tile_rows(n_row: int, cell: tuple[int, int], itemsize: int) -> int:
+    return int(max(1, min(n_row, TILE_BYTES // (cell[0] * cell[1] * itemsize))))
+
+
+def finish_columns(
+    path: str,
+    rewrite: Callable[[Mapping[str, np.ndarray]], Mapping[str, np.ndarray]],
+    *,
+    weight_spectrum: bool,
+    chunk_bytes: int = CHUNK_BYTES,
+) -> int:
+    """Drop the scratch columns, optionally add WEIGHT_SPECTRUM, then for each
+    chunk of rows read READ_COLUMNS, call rewrite and put what it returns.
+
+    Returns the number of flags the simulator had set (shadowing, elevation)
+    before rewrite replaced them.
+    """
+    layout = read_layout(path)
+    chunk_rows = max(1, chunk_bytes // (16 * layout.n_corr * layout.n_chan))
+    n_flagged = 0
+    with _table(path, writable=True) as tb:
+        # DATA is recreated too: the simulator tiles it (4, 100, 100), which pads
+        # 128 channels to 200 and makes the file 1.56x larger than the data.
+        old = [c for c in ("DATA", *SCRATCH_COLUMNS, "WEIGHT_SPECTRUM") if c in tb.colnames()]
+        tb.removecols(old)
+        cell = (layout.n_corr, layout.n_chan)
+        _add_tiled_column(
+            tb,
+            "DATA",
+            "complex",
+            "The data column",
+            cell=cell,
+            tile_rows=_tile_rows(layout.n_row, cell, 8),
+        )
+        if weight_spectrum:
+            _add_tiled_column(
+                tb,
+                "WEIGHT_SPECTRUM",
+                "float",
+                "Weight for each data point",
+                cell=cell,
+                tile_rows=_tile_rows(layout.n_row, cell, 4),
+            )
+        for start in range(0, layout.n_row, chunk_rows):
+            n = min(chunk_rows, layout.n_row - start)
+            cols = {c: tb.getcol(c, start, n) for c in READ_COLUMNS}
+            n_flagged += int(np.count_nonzero(tb.getcol("FLAG", start, n)))
+            for name, value in rewrite(cols).items():
+                tb.putcol(name, value, start, n)
+    if n_flagged:
+        post(
+            "%s: the simulator flagged %d samples; now unflagged", path, n_flagged, priority="WARN"
+        )
+    return n_flagged

@@ -1,0 +1,198 @@
+"""relcal_fit on simulated ACA epochs with injected flux-scale errors."""
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+from astropy.table import Table
+
+from tests.casa.msutil import fingerprint
+
+pytestmark = pytest.mark.casa
+
+
+def _fit(sim, tmp_path, **kw):
+    from almacal import relcal_fit
+
+    kw.setdefault("outfile", str(tmp_path / "fit"))
+    return relcal_fit(vis=list(sim.paths), field=list(sim.calibrators), **kw)
+
+
+def test_recovers_injected_epoch_factors(epoch_copies, tmp_path):
+    sim = epoch_copies
+    before = [fingerprint(p) for p in sim.paths]
+    rec = _fit(sim, tmp_path)
+    truth = sim.truth
+    expected = np.array(truth["expected_flux_jy"])
+    expected_sigma = np.array(truth["expected_sigma_jy"])
+    flux, sig_w = np.array(rec["flux"]), np.array(rec["flux_sigma_weights"])
+    # the simulator writes exact radiometer weights: weight-based sigma is the thermal sigma
+    np.testing.assert_allclose(sig_w, expected_sigma, rtol=1e-6)
+    # each flux is within 5 thermal sigma of the noise-free fit of the same visibilities
+    assert np.all(np.abs(flux - expected) < 5 * expected_sigma)
+    # correct weights: reduced chi2 ~ 1 (dof > 1e4 -> scatter < 0.02); allow 0.1
+    assert np.all(np.abs(np.array(rec["chi2_red"]) - 1) < 0.1)
+    rfcf, rfcf_sigma = np.array(rec["rfcf"]), np.array(rec["rfcf_sigma"])
+    # propagated rFCF sigma from Eq. 2; allow 5 sigma, and the issue's 0.3 % at demo noise
+    assert np.all(rfcf_sigma > 0) and np.all(rfcf_sigma < 6e-4)
+    assert np.all(np.abs(rfcf - sim.true_rfcf) < 5 * rfcf_sigma)
+    assert np.all(np.abs(rfcf / sim.true_rfcf - 1) < 3e-3)
+    assert np.ptp(sim.true_rfcf) > 0.1  # guard: the injected errors are large
+    assert rec["date"] == [e["date"] for e in truth["epochs"]]
+    assert [fingerprint(p) for p in sim.paths] == before  # read-only on the MSs
+
+
+def test_outputs_table_json_plot_and_refuses_to_overwrite(epoch_copies, tmp_path):
+    sim = epoch_copies
+    rec = _fit(sim, tmp_path, perspw=True)
+    t = Table.read(tmp_path / "fit.ecsv", format="ascii.ecsv")
+    assert len(t) == len(sim.paths) * 4
+    np.testing.assert_allclose(np.array(t["mcf"]).reshape(-1, 4), rec["mcf"])
+    np.testing.assert_allclose(np.array(t["rfcf"])[::4], rec["rfcf"])
+    assert t["flux_spw"].shape == (len(t), 4)
+    js = json.loads((tmp_path / "fit.json").read_text())
+    assert js["rfcf"] == pytest.approx(rec["rfcf"])
+    assert set(js["vis_factors"]) == set(sim.paths)
+    png = tmp_path / "fit.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    with pytest.raises(FileExistsError, match="outfile"):
+        _fit(sim, tmp_path)
+    _fit(sim, tmp_path, overwrite=True)
+
+
+def test_per_spw_fluxes_follow_injected_spw_errors(simulated_variant, tmp_path):
+    sim = simulated_variant(spw_scale_sigma=0.008, seed=5)
+    rec = _fit(sim, tmp_path, perspw=True, outfile="")
+    expected = np.array(sim.truth["expected_flux_spw_jy"])
+    flux = np.array(rec["flux_spw"])
+    # per spw the thermal sigma is ~2x the all-spw one; 5 sigma of the spw fit
+    assert np.all(np.abs(flux - expected) < 5 * np.array(rec["flux_sigma_spw"]))
+    spw_scale = np.array([e["spw_scale"] for e in sim.truth["epochs"]])
+    assert np.std(spw_scale) > 0.003  # guard: spw errors were injected
+    # normalised per-spw MCF tracks 1/spw_scale relative to the epoch mean
+    norm = np.array(rec["mcf_spw"]) / np.array(rec["mcf"])[..., None]
+    assert norm.shape == (len(sim.paths), 4, 4)
+    assert rec["spw"] == [0, 1, 2, 3]
+    np.testing.assert_allclose(rec["spw_freq_hz"], sim.truth["spw_freq_hz"], rtol=1e-3)
+
+
+def test_weight_spectrum_is_honoured_and_nan_dropped(simulated_variant, tmp_path):
+    import casatools
+
+    src = simulated_variant(weight_spectrum=True, n_epoch=2, seed=3)
+    sim_dir = tmp_path / "ws"
+    shutil.copytree(os.path.dirname(src.paths[0]), sim_dir)
+    paths = [str(sim_dir / os.path.basename(p)) for p in src.paths]
+    tb = casatools.table()
+    tb.open(paths[0], nomodify=False)
+    data, ws = tb.getcol("DATA"), tb.getcol("WEIGHT_SPECTRUM")
+    data[:, 0, :] = 1e3  # garbage in channel 0 ...
+    ws[:, 0, :] = 0.0  # ... that WEIGHT_SPECTRUM says to ignore
+    data[0, 1, ::7] = np.nan  # and non-finite points
+    tb.putcol("DATA", data)
+    tb.putcol("WEIGHT_SPECTRUM", ws)
+    tb.close()
+    from almacal import relcal_fit
+
+    rec = relcal_fit(vis=paths, field=list(src.calibrators), outfile="")
+    flux = np.array(rec["flux"])
+    assert np.all(np.isfinite(flux))
+    # one of 4 channels dropped: sigma grows by sqrt(4/3); 5 sigma of that
+    tol = 5 * np.sqrt(4 / 3) * np.array(src.truth["expected_sigma_jy"])
+    assert np.all(np.abs(flux - np.array(src.truth["expected_flux_jy"])) < tol)
+
+
+def test_exclude_and_groupby_day(epoch_copies, tmp_path):
+    sim = epoch_copies
+    full = _fit(sim, tmp_path, outfile="")
+    ex = _fit(sim, tmp_path, outfile="", exclude=["2:SMM9"])
+    assert ex["used"][1][0] is False and ex["n_used"][1] == 3
+    mcf = np.array(full["mcf"])
+    assert ex["rfcf"][1] == pytest.approx(mcf[1, 1:].mean())
+    assert ex["rfcf"][0] == pytest.approx(full["rfcf"][0])  # other epochs unchanged
+
+    twin = str(tmp_path / "twin_of_epoch1.ms")
+    shutil.copytree(sim.paths[0], twin)
+    from almacal import relcal_fit
+
+    day = relcal_fit(vis=[*sim.paths, twin], field=list(sim.calibrators), groupby="day", outfile="")
+    assert len(day["epoch"]) == len(sim.paths) and sorted(day["vis"][0]) == sorted(
+        [sim.paths[0], twin]
+    )
+    # two identical copies: same flux, sigma smaller by sqrt(2)
+    np.testing.assert_allclose(day["flux"], full["flux"], rtol=1e-9)
+    np.testing.assert_allclose(
+        np.array(day["flux_sigma_weights"])[0], np.array(full["flux_sigma_weights"])[0] / 2**0.5
+    )
+
+
+def test_chain_fit_apply_refit_gives_unity(epoch_copies, tmp_path):
+    from almacal import relcal_apply, relcal_fit
+
+    sim = epoch_copies
+    _fit(sim, tmp_path)
+    applied = relcal_apply(vis=list(sim.paths), factorfile=str(tmp_path / "fit.json"))
+    outs = [r["outputvis"] for r in applied["rescale"]]
+    refit = relcal_fit(vis=outs, field=list(sim.calibrators), datacolumn="corrected", outfile="")
+    rfcf, sig = np.array(refit["rfcf"]), np.array(refit["rfcf_sigma"])
+    # after rescaling all epochs agree: rFCF = 1 within 5 propagated sigma
+    assert np.all(np.abs(rfcf - 1) < 5 * sig) and np.all(sig > 0)
+    assert np.all(np.abs(rfcf - 1) < 3e-3)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"vis": ["missing.ms", "FIRST"]}, FileNotFoundError, "vis"),
+        ({"vis": ["FIRST", "FIRST"]}, ValueError, "vis lists the same"),
+        ({"vis": ["FIRST"]}, ValueError, "at least two"),
+        ({"field": ["SMM9", "NOSUCH"]}, ValueError, "field 'NOSUCH' not found"),
+        ({"field": []}, ValueError, "field"),
+        ({"spw": "7"}, ValueError, "spw"),
+        ({"spw": "0:x~y"}, ValueError, "spw"),
+        ({"datacolumn": "corrected"}, ValueError, "datacolumn"),
+        ({"datacolumn": "model"}, ValueError, "datacolumn"),
+        ({"uvrange": "10~5m"}, ValueError, "uvrange"),
+        ({"uvrange": ">1e9m"}, ValueError, "uvrange"),
+        ({"exclude": ["9:SMM9"]}, ValueError, "exclude"),
+        ({"exclude": ["1:SMM1"]}, ValueError, "exclude"),
+        ({"outfile": "/no/such/dir/fit"}, FileNotFoundError, "outfile"),
+        ({"outfile": "EXISTING"}, FileExistsError, "outfile"),
+        ({"groupby": "week"}, ValueError, "groupby"),
+    ],
+)
+def test_bad_input_names_parameter(epoch_copies, tmp_path, kwargs, error, match):
+    from almacal import relcal_fit
+
+    sim = epoch_copies
+    (tmp_path / "existing.json").write_text("{}")
+    subst = {"FIRST": sim.paths[0], "EXISTING": str(tmp_path / "existing")}
+    args = {"vis": list(sim.paths), "field": list(sim.calibrators), "outfile": ""}
+    for k, v in kwargs.items():
+        args[k] = [subst.get(x, x) for x in v] if isinstance(v, list) else subst.get(v, v)
+    before = [fingerprint(p) for p in sim.paths]
+    listing = sorted(os.listdir(tmp_path))
+    with pytest.raises(error, match=match):
+        relcal_fit(**args)
+    assert [fingerprint(p) for p in sim.paths] == before
+    assert sorted(os.listdir(tmp_path)) == listing
+
+
+def test_all_flagged_field_is_refused_before_reading(epoch_copies, tmp_path):
+    import casatools
+
+    from almacal import relcal_fit
+
+    sim = epoch_copies
+    tb = casatools.table()
+    tb.open(sim.paths[2], nomodify=False)
+    sub = tb.query("FIELD_ID IN [select rowid() from ::FIELD where NAME=='SMM4']")
+    n = sub.nrows()
+    sub.putcol("FLAG", np.ones_like(sub.getcol("FLAG")))
+    sub.close()
+    tb.close()
+    assert n > 0  # guard: rows were flagged
+    with pytest.raises(ValueError, match="field 'SMM4': all data are flagged"):
+        relcal_fit(vis=list(sim.paths), field=list(sim.calibrators), outfile="")
