@@ -15,6 +15,7 @@ def relcal_apply(
     vis, factor, factorfile, mode, outputvis, datacolumn, caltable, force, dryrun, overwrite
 ):
     """Rescale amplitudes per epoch (seed 000 App. E). Parameters: xml/relcal_apply.xml."""
+    call = dict(locals())  # the parameters, recorded in the HISTORY like casatasks do
     casalog.origin("relcal_apply")
     paths = check_vis(vis)
     factors = resolve_factors(paths, factor, factorfile)
@@ -50,7 +51,7 @@ def relcal_apply(
             )
         )
         if not dryrun:
-            _rescale(r, col, mode)
+            _rescale(r, col, mode, [f"{k:<11} = {v!r}" for k, v in call.items()])
     return {
         "mode": mode,
         "dryrun": dryrun,
@@ -59,7 +60,7 @@ def relcal_apply(
     }
 
 
-def _rescale(r: Rescale, column: str, mode: str) -> None:
+def _rescale(r: Rescale, column: str, mode: str, call: list[str]) -> None:
     """Work on temporary names; move products into place only when all steps succeeded."""
     tmp_cal = f"{r.caltable}.tmp{os.getpid()}"
     tmp_vis = f"{r.outputvis}.tmp{os.getpid()}" if mode == "split" else r.vis
@@ -68,7 +69,7 @@ def _rescale(r: Rescale, column: str, mode: str) -> None:
             caltables.split_column(r.vis, tmp_vis, column)
         caltables.make_amp_table(tmp_vis, tmp_cal, r.gencal_parameter)
         caltables.apply_table(tmp_vis, tmp_cal)
-        caltables.write_history(tmp_vis, [r.history_line()], "relcal_apply")
+        caltables.write_history(tmp_vis, [r.history_line(), *call], "relcal_apply")
         caltables.replace_tree(tmp_cal, r.caltable)
         if mode == "split":
             caltables.replace_tree(tmp_vis, r.outputvis)

@@ -41,3 +41,15 @@ def _tool(name):
 def test_lint_and_types(args):
     proc = subprocess.run([_tool(args[0]), *args[1:]], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_every_package_is_in_the_wheel():
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    src = ROOT / "src" / "almacal"
+    found = {
+        ".".join(("almacal", *p.parent.relative_to(src).parts)) for p in src.rglob("__init__.py")
+    }
+    # editable installs find unlisted packages anyway; a wheel silently drops them
+    assert found | {"almacal.tasks"} == set(config["packages"])

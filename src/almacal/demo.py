@@ -47,7 +47,9 @@ def format_report(true_rfcf: np.ndarray, fit: dict, refit: dict, outdir: str) ->
     rfcf, sig = np.array(fit["rfcf"]), np.array(fit["rfcf_sigma"])
     after, after_sig = np.array(refit["rfcf"]), np.array(refit["rfcf_sigma"])
     lines = [
-        "almacal demo: 7 ACA Band 7 epochs, seed 000 Table 3 flux-scale errors injected",
+        "almacal demo: 7 ACA Band 7 epochs; flux scale of epoch i multiplied by 1/rFCF_i of "
+        "seed 000 Table 3,",
+        "so relcal_fit should find rFCF_i = mean(1/rFCF) * rFCF_i (the 'injected' column)",
         f"{'epoch':>5} {'date':>10}  {'injected':>8}  {'recovered':>18}  {'diff %':>7}  "
         f"{'after relcal_apply':>20}",
     ]

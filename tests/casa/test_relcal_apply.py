@@ -60,6 +60,7 @@ def test_split_mode_scales_amplitudes_by_f_and_weights_by_inverse_square(ngc, tm
     assert os.path.isdir(rec["rescale"][0]["caltable"])  # the gencal table is kept
     hist = read_columns(out, "MESSAGE", table="HISTORY")["MESSAGE"]
     assert any("factor=1.137" in m for m in hist)
+    assert any(m.startswith("factor") and "[1.137]" in m for m in hist)  # the call's parameters
 
 
 def test_second_application_is_refused_unless_forced(ngc, tmp_path):

@@ -3,7 +3,12 @@
 import numpy as np
 import pytest
 
-from almacal.relcal.fluxfit import fit_point, point_sums, stokes_i
+from almacal.relcal.fluxfit import fit_point, point_sums, row_sums, stokes_i, stokes_i_weight
+
+
+def _sums(vis, w, flag, group, n_group):
+    v_i, valid = stokes_i(vis, flag)
+    return point_sums(row_sums(v_i, valid, stokes_i_weight(w)), group, n_group)
 
 
 def _noisy_point(rng, flux, sigma, n_row, n_chan):
@@ -16,8 +21,7 @@ def _noisy_point(rng, flux, sigma, n_row, n_chan):
 def test_recovers_flux_and_weight_sigma():
     rng = np.random.default_rng(1)
     vis, w, flag = _noisy_point(rng, 0.7, 0.5, 4000, 8)
-    v_i, w_i = stokes_i(vis, w, flag)
-    fit = fit_point(point_sums(v_i, w_i, np.zeros(4000, int), 1))
+    fit = fit_point(_sums(vis, w, flag, np.zeros(4000, int), 1))
     # sigma(I) = 0.5/sqrt(2) per point, 32000 points -> sigma_S = 0.00198 Jy
     expected_sigma = 0.5 / np.sqrt(2) / np.sqrt(4000 * 8)
     np.testing.assert_allclose(fit.sigma_weights[0], expected_sigma, rtol=1e-12)
@@ -30,8 +34,8 @@ def test_recovers_flux_and_weight_sigma():
 def test_chi2_rescaled_sigma_is_right_when_weights_are_wrong():
     rng = np.random.default_rng(2)
     vis, w, flag = _noisy_point(rng, 1.0, 0.2, 3000, 4)
-    v_i, w_i = stokes_i(vis, w * 100.0, flag)  # weights claim 10x less noise
-    fit = fit_point(point_sums(v_i, w_i, np.zeros(3000, int), 1))
+    # weights claim 10x less noise
+    fit = fit_point(_sums(vis, w * 100.0, flag, np.zeros(3000, int), 1))
     true_sigma = 0.2 / np.sqrt(2) / np.sqrt(3000 * 4)
     assert fit.sigma_weights[0] == pytest.approx(true_sigma / 10, rel=1e-9)
     assert fit.sigma_chi2[0] == pytest.approx(true_sigma, rel=0.05)  # chi2 scatter ~1 %
@@ -48,8 +52,14 @@ def test_flags_nan_and_zero_weights_drop_out_and_groups_separate():
     vis[2, 2, 0] = -1e6
     w[2, 2, 0] = 0.0
     group = np.repeat([0, 1], 50)
-    v_i, w_i = stokes_i(vis, w, flag)
-    fit = fit_point(point_sums(v_i, w_i, group, 3))
+    fit = fit_point(_sums(vis, w, flag, group, 3))
+    # the same with one weight per row (the WEIGHT column, no WEIGHT_SPECTRUM)
+    w_row = w[:, 0, :].copy()
+    w_row[2, 0] = 0.0  # a zero weight drops the whole row in that hand
+    v_i, valid = stokes_i(vis, flag)
+    per_row = fit_point(point_sums(row_sums(v_i, valid, stokes_i_weight(w_row)), group, 3))
+    np.testing.assert_allclose(per_row.flux[:2], [1.0, 2.0], atol=5 * 0.01)
+    assert per_row.n_vis[0] == 50 * 4 - 2 - 4 and per_row.n_vis[1] == 200
     np.testing.assert_allclose(fit.flux[:2], [1.0, 2.0], atol=5 * 0.01)
     assert fit.n_vis[0] == 50 * 4 - 3 and fit.n_vis[1] == 200  # one I point per bad hand
     assert np.isnan(fit.flux[2]) and fit.n_vis[2] == 0  # empty group is NaN, not 0
@@ -57,13 +67,15 @@ def test_flags_nan_and_zero_weights_drop_out_and_groups_separate():
 
 def test_stokes_i_weight_combines_hands():
     vis = np.array([[[1.0 + 0j, 3.0 + 0j]]])
-    w = np.array([[[1.0, 3.0]]])
-    v_i, w_i = stokes_i(vis, w, np.zeros_like(w, bool))
-    assert v_i[0, 0] == 2.0
-    assert w_i[0, 0] == pytest.approx(4 / (1 + 1 / 3))  # var(I) = (1 + 1/3) / 4
+    v_i, valid = stokes_i(vis, np.zeros(vis.shape, bool))
+    assert v_i[0, 0] == 2.0 and valid.all()
+    w_i = stokes_i_weight(np.array([[1.0, 3.0], [1.0, 0.0], [np.inf, 1.0]]))
+    assert w_i[0] == pytest.approx(4 / (1 + 1 / 3))  # var(I) = (1 + 1/3) / 4
+    assert w_i[1] == 0.0 and w_i[2] == 0.0
 
 
 def test_single_hand_data():
     vis = np.full((3, 2, 1), 0.5 + 0j)
-    v_i, w_i = stokes_i(vis, np.ones((3, 2, 1)), np.zeros((3, 2, 1), bool))
-    assert np.all(v_i == 0.5) and np.all(w_i == 1.0)
+    v_i, valid = stokes_i(vis, np.zeros((3, 2, 1), bool))
+    assert np.all(v_i == 0.5) and valid.all()
+    assert np.all(stokes_i_weight(np.ones((3, 1))) == 1.0)

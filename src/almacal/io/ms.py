@@ -9,11 +9,12 @@ from contextlib import contextmanager
 import numpy as np
 
 from almacal.msinfo import MsInfo
-from almacal.relcal.fluxfit import N_SUMS, point_sums, stokes_i
+from almacal.relcal.fluxfit import N_SUMS, point_sums, row_sums, stokes_i, stokes_i_weight
 from almacal.uvrange import UvRange
 
-# ~128 MB of complex128 visibilities per chunk: fast reads, flat memory (CASA_NOTES).
-CHUNK_BYTES = 128 * 2**20
+# ~64 MB of complex128 visibilities per chunk. casatools' getcolslice briefly needs
+# ~3x its output, so peak memory is ~250 MB over CASA's own, whatever the MS size.
+CHUNK_BYTES = 64 * 2**20
 
 
 @contextmanager
@@ -156,26 +157,34 @@ def _sums_of_selection(
     """Read a row selection in chunks; only the parallel hands and selected channels."""
     c0, c1 = chan_range
     inc = int(par[1] - par[0]) if par.size == 2 else 1
-    blc, trc, incr = [int(par[0]), c0], [int(par[-1]), c1], [inc, 1]
+    slicer = ([int(par[0]), c0], [int(par[-1]), c1], [inc, 1])
     n_rows = sub.nrows()
     step = max(1, CHUNK_BYTES // (16 * par.size * (c1 - c0 + 1)))
     sums = np.zeros((n_cal, N_SUMS))
     for start in range(0, n_rows, step):
-        nr = min(step, n_rows - start)
-        # casatools returns (corr, chan, row); .T views it as (row, chan, corr)
-        vis = sub.getcolslice(column, blc, trc, incr, start, nr).T
-        flag = sub.getcolslice("FLAG", blc, trc, incr, start, nr).T
-        if info.has_weight_spectrum:
-            weight = sub.getcolslice("WEIGHT_SPECTRUM", blc, trc, incr, start, nr).T
-        else:
-            w = sub.getcol("WEIGHT", start, nr)[par].T  # (row, corr)
-            weight = np.broadcast_to(w[:, None, :], vis.shape)
-        bad = ~chan_ok[None, :]
-        if uvrange is not None:
-            uvw = sub.getcol("UVW", start, nr)
-            bad = bad | ~uvrange.mask(np.hypot(uvw[0], uvw[1]), freq)
-        flag = flag | bad[..., None]
-        v_i, w_i = stokes_i(vis, weight, flag)
-        group = field_index[sub.getcol("FIELD_ID", start, nr)]
-        sums += point_sums(v_i, w_i, group, n_cal)
+        rows = (start, min(step, n_rows - start))
+        sums += _chunk_sums(
+            sub, info, par, slicer, rows, chan_ok, freq, column, uvrange, field_index, n_cal
+        )
     return sums
+
+
+def _chunk_sums(sub, info, par, slicer, rows, chan_ok, freq, column, uvrange, field_index, n_cal):
+    """Sums of one chunk of rows; its arrays are freed before the next chunk is read."""
+    # casatools returns (corr, chan, row); .T views it as (row, chan, corr)
+    vis = sub.getcolslice(column, *slicer, *rows).T
+    flag = sub.getcolslice("FLAG", *slicer, *rows).T
+    if info.has_weight_spectrum:
+        w_i = stokes_i_weight(sub.getcolslice("WEIGHT_SPECTRUM", *slicer, *rows).T)
+    else:  # one weight per row and hand: no (row, chan) weight array needed
+        w_i = stokes_i_weight(sub.getcol("WEIGHT", *rows)[par].T)
+    bad = ~chan_ok[None, :]
+    if uvrange is not None:
+        uvw = sub.getcol("UVW", *rows)
+        bad = bad | ~uvrange.mask(np.hypot(uvw[0], uvw[1]), freq)
+    if bad.any():
+        flag = flag | bad[..., None]
+    v_i, valid = stokes_i(vis, flag)
+    del vis, flag  # before the reductions allocate
+    group = field_index[sub.getcol("FIELD_ID", *rows)]
+    return point_sums(row_sums(v_i, valid, w_i), group, n_cal)
