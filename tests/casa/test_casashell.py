@@ -261,3 +261,26 @@ def test_script_calls_tasks_python_style(casa_dir):
     assert "TYPEERROR relcal_apply() got an unknown parameter 'factors'" in out
     assert "groupby='week' is not allowed" in out
     assert proc.returncode != 0, out
+
+
+def test_real_chain_at_the_prompt_and_in_a_script(casa_dir, simulated_set, tmp_path):
+    """go relcal_fit on simulated epochs at the prompt, then relcal_apply in a casa -c script."""
+    vis, cals = list(simulated_set.paths), ",".join(simulated_set.calibrators)
+    fit = tmp_path / "prompt_fit"
+    session = f"vis = {vis!r}\nfield = {cals!r}\noutfile = {str(fit)!r}\ngo relcal_fit\nexit\n"
+    proc = run_casa(casa_dir, stdin=session)
+    assert "End Task: relcal_fit" in proc.stdout, proc.stdout[-3000:]
+    rfcf = json.loads(fit.with_suffix(".json").read_text())["rfcf"]
+    # the prompt run is the same fit as in test_relcal_fit: within its 0.3 % bar
+    assert max(abs(r / t - 1) for r, t in zip(rfcf, simulated_set.true_rfcf, strict=True)) < 3e-3
+
+    outs = [str(tmp_path / f"out{i}.ms") for i in range(len(vis))]
+    script = tmp_path / "apply.py"
+    script.write_text(
+        f"rec = relcal_apply(vis={vis!r}, factorfile={str(fit) + '.json'!r}, outputvis={outs!r})\n"
+        "print('APPLIED', [r['factor'] for r in rec['rescale']])\n"
+    )
+    proc = run_casa(casa_dir, ["-c", str(script)])
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert f"APPLIED {rfcf!r}" in proc.stdout
+    assert all(os.path.isdir(o) for o in outs)

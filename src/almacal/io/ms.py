@@ -37,10 +37,6 @@ def opened_table(path: str, query: str | None = None) -> Iterator:
         tb.close()
 
 
-def is_ms(path: str) -> bool:
-    return os.path.isdir(path) and os.path.isfile(os.path.join(path, "table.dat"))
-
-
 def read_info(path: str) -> MsInfo:
     """Subtable metadata of an MS; raises ValueError naming vis if it is not an MS."""
     try:

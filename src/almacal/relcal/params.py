@@ -85,6 +85,9 @@ class RelcalFitParams:
                 "spw selects different spectral windows in different MSs: "
                 + "; ".join(f"{i.path}: {list(c)}" for i, c in zip(infos, channels, strict=True))
             )
+        for info, chans in zip(infos, channels, strict=True):
+            for dd in np.flatnonzero(np.isin(info.ddid_spw, list(chans))):
+                info.parallel_hands(int(info.ddid_pol[dd]))  # ValueError now, not mid-read
         field_index = []
         for info in infos:
             idx = np.full(len(info.field_names), -1)
