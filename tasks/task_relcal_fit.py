@@ -6,12 +6,14 @@ import numpy as np
 
 from almacal.io import ms as ms_io
 from almacal.io.casalog import casalog
+from almacal.relcal.fluxfit import N_SUMS, SUM_W
 from almacal.relcal.params import RelcalFitParams, check_vis
 from almacal.relcal.results import RelcalResult, write_outputs
 
 
 def relcal_fit(vis, field, spw, datacolumn, uvrange, perspw, groupby, exclude, outfile, overwrite):
     """Relative flux calibration from stable calibrators. Parameters: xml/relcal_fit.xml."""
+    call = dict(locals())  # recorded in the JSON output: relcal_fit writes nothing to the MSs
     casalog.origin("relcal_fit")
     paths = check_vis(vis)
     infos = [ms_io.read_info(p) for p in paths]
@@ -30,7 +32,7 @@ def relcal_fit(vis, field, spw, datacolumn, uvrange, perspw, groupby, exclude, o
     _refuse_fully_flagged(p)
 
     n_cal, n_spw = len(p.fields), len(p.spws)
-    sums = np.zeros((len(p.epochs), n_cal, n_spw, 4))
+    sums = np.zeros((len(p.epochs), n_cal, n_spw, N_SUMS))
     for m, info in enumerate(p.infos):
         casalog.post(
             "Fitting %d calibrators x %d spws in %s (%s, epoch %d)"
@@ -39,7 +41,7 @@ def relcal_fit(vis, field, spw, datacolumn, uvrange, perspw, groupby, exclude, o
         sums[p.epoch_of_ms[m]] += ms_io.read_point_sums(
             info, p.field_index[m], n_cal, p.channels[m], p.columns[m], p.uvrange
         )
-    empty = np.argwhere(sums[..., 0].sum(axis=2) == 0)
+    empty = np.argwhere(sums[..., SUM_W].sum(axis=2) == 0)
     if empty.size:
         e, j = empty[0]
         raise ValueError(
@@ -47,16 +49,6 @@ def relcal_fit(vis, field, spw, datacolumn, uvrange, perspw, groupby, exclude, o
             % (p.fields[j], spw, uvrange, e + 1, ", ".join(p.epochs[e].vis))
         )
 
-    params = dict(
-        vis=list(paths),
-        field=list(p.fields),
-        spw=spw,
-        datacolumn=datacolumn,
-        uvrange=uvrange,
-        perspw=perspw,
-        groupby=groupby,
-        exclude=list(exclude),
-    )
     result = RelcalResult.compute(
         epochs=p.epochs,
         fields=p.fields,
@@ -65,7 +57,7 @@ def relcal_fit(vis, field, spw, datacolumn, uvrange, perspw, groupby, exclude, o
         sums=sums,
         excluded=p.excluded,
         perspw=p.perspw,
-        params=params,
+        params=call | {"vis": list(paths)},
     )
     _log_result(result)
     if p.outfile:

@@ -117,6 +117,9 @@ def test_factorfile_is_matched_by_name(ngc, tmp_path):
     ff.write_text(json.dumps({"vis_factors": {"/elsewhere/ngc5921.ms": 1.05, "/x/other.ms": 2.0}}))
     rec = relcal_apply(vis=[ngc], factorfile=str(ff), dryrun=True)
     assert rec["rescale"][0]["factor"] == 1.05
+    ff.write_text(json.dumps({"vis_factors": {"/a/ngc5921.ms": 1.05, "/b/ngc5921.ms": 0.9}}))
+    with pytest.raises(ValueError, match="no epoch in factorfile"):  # two candidates: refuse
+        relcal_apply(vis=[ngc], factorfile=str(ff), dryrun=True)
 
 
 @pytest.mark.parametrize(
