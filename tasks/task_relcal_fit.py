@@ -2,20 +2,59 @@
 
 from __future__ import annotations
 
-import numpy as np
+from contextlib import ExitStack
 
 from almacal.io import ms as ms_io
+from almacal.io import relcal_steps as steps
 from almacal.io.casalog import casalog
-from almacal.relcal.fluxfit import N_SUMS, SUM_W
-from almacal.relcal.params import RelcalFitParams, check_vis
+from almacal.io.selfcal import ReadTarget, scratch_directory
+from almacal.relcal.params import FitOptions, RelcalFitParams, check_vis
 from almacal.relcal.results import RelcalResult, write_outputs
 
 
-def relcal_fit(vis, field, spw, datacolumn, uvrange, perspw, groupby, exclude, outfile, overwrite):
+def relcal_fit(
+    vis,
+    field,
+    spw,
+    datacolumn,
+    uvrange,
+    perspw,
+    groupby,
+    exclude,
+    outfile,
+    overwrite,
+    selfcal,
+    solint,
+    refant,
+    gaintype,
+    minsnr,
+    combine,
+    fitspw,
+    model,
+    modelcheck,
+    rejectsigma,
+    minfamily,
+    fitposition,
+):
     """Relative flux calibration from stable calibrators. Parameters: xml/relcal_fit.xml."""
     call = dict(locals())  # recorded in the JSON output: relcal_fit writes nothing to the MSs
     casalog.origin("relcal_fit")
     paths = check_vis(vis)
+    options = FitOptions.from_task_args(
+        uvrange=uvrange,
+        selfcal=selfcal,
+        solint=solint,
+        refant=refant,
+        gaintype=gaintype,
+        minsnr=minsnr,
+        combine=combine,
+        rejectsigma=rejectsigma,
+        minfamily=minfamily,
+        fitspw=fitspw,
+        model=model,
+        modelcheck=modelcheck,
+        fitposition=fitposition,
+    )
     infos = [ms_io.read_info(p) for p in paths]
     p = RelcalFitParams.build(
         infos=infos,
@@ -28,55 +67,29 @@ def relcal_fit(vis, field, spw, datacolumn, uvrange, perspw, groupby, exclude, o
         exclude=exclude,
         outfile=outfile,
         overwrite=overwrite,
+        options=options,
     )
-    _refuse_fully_flagged(p)
-
-    n_cal, n_spw = len(p.fields), len(p.spws)
-    sums = np.zeros((len(p.epochs), n_cal, n_spw, N_SUMS))
-    for m, info in enumerate(p.infos):
-        casalog.post(
-            "Fitting %d calibrators x %d spws in %s (%s, epoch %d)"
-            % (n_cal, n_spw, info.path, p.columns[m], p.epoch_of_ms[m] + 1)
-        )
-        sums[p.epoch_of_ms[m]] += ms_io.read_point_sums(
-            info, p.field_index[m], n_cal, p.channels[m], p.columns[m], p.uvrange
-        )
-    empty = np.argwhere(sums[..., SUM_W].sum(axis=2) == 0)
-    if empty.size:
-        e, j = empty[0]
-        raise ValueError(
-            "field %r has no unflagged, finite data within spw=%r, uvrange=%r in epoch %d (%s)"
-            % (p.fields[j], spw, uvrange, e + 1, ", ".join(p.epochs[e].vis))
-        )
-
-    result = RelcalResult.compute(
-        epochs=p.epochs,
-        fields=p.fields,
-        spws=p.spws,
-        spw_freq_hz=p.spw_freq_hz(),
-        sums=sums,
-        excluded=p.excluded,
-        perspw=p.perspw,
-        params=call | {"vis": list(paths)},
-    )
+    steps.refuse_fully_flagged(p)
+    targets = [
+        ReadTarget(info, p.field_index[m], p.channels[m], p.columns[m])
+        for m, info in enumerate(p.infos)
+    ]
+    extras: dict = {}
+    with ExitStack() as stack:
+        if options.selfcal:
+            workdir = stack.enter_context(scratch_directory(p.infos[0].path))
+            targets = steps.self_calibrate(p, targets, workdir, extras)
+        uvr = p.uvrange
+        if options.uvrange_common:
+            uvr = steps.common_uvrange(p, targets, extras)
+        if options.fitspw_auto:
+            targets = steps.drop_line_channels(p, targets, uvr, extras)
+        result = steps.fit_epochs(p, targets, uvr, spw, uvrange, call, paths, extras)
     _log_result(result)
     if p.outfile:
         written = write_outputs(result, p.outfile)
         casalog.post("Wrote %s" % ", ".join(written.values()))
     return result.to_record()
-
-
-def _refuse_fully_flagged(p: RelcalFitParams) -> None:
-    for m, info in enumerate(p.infos):
-        ids = np.flatnonzero(p.field_index[m] >= 0)
-        ddids = np.flatnonzero(np.isin(info.ddid_spw, list(p.channels[m])))
-        have = ms_io.fields_with_data(info, ids, ddids)
-        for j, name in enumerate(p.fields):
-            if not have & set(np.flatnonzero(p.field_index[m] == j).tolist()):
-                raise ValueError(
-                    f"field {name!r}: all data are flagged in {info.path} "
-                    f"for spw={list(p.channels[m])}"
-                )
 
 
 def _log_result(result: RelcalResult) -> None:

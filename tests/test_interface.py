@@ -30,6 +30,16 @@ TASKS = [p.stem for p in XML_FILES]
 NS = "{http://casa.nrao.edu/schema/psetTypes.html}"
 
 
+SCALARS = {"string": str, "path": str, "int": int, "double": float}
+
+
+def _allowed(p, kind):
+    allowed = p.find(f"{NS}allowed")
+    if allowed is None or allowed.get("kind", "enum") != kind:
+        return None
+    return allowed.findall(f"{NS}value")
+
+
 def _xml_params(name):
     """[(name, type, default, enum values)] straight from the XML file."""
     task = ET.parse(ROOT / "xml" / f"{name}.xml").getroot().find(f"{NS}task")
@@ -38,15 +48,26 @@ def _xml_params(name):
         value = p.find(f"{NS}value")
         ptype = p.get("type")
         if ptype.endswith("Vec"):
-            scalar = {"stringVec": str, "doubleVec": float, "intVec": int}[ptype]
+            scalar = SCALARS[ptype.removesuffix("Vec")]
             default = [scalar(v.text) for v in value.findall(f"{NS}value")]
         elif ptype == "bool":
             default = {"True": True, "False": False}[value.text]
         else:
-            default = {"string": str, "int": int, "double": float}[ptype](value.text or "")
-        allowed = p.find(f"{NS}allowed")
-        enum = [v.text or "" for v in allowed.findall(f"{NS}value")] if allowed is not None else []
+            default = SCALARS[ptype](value.text or "")
+        enum = [v.text or "" for v in _allowed(p, "enum") or []]
         out.append((p.get("name"), ptype, default, enum))
+    return out
+
+
+def _xml_ranges(name):
+    """[(name, minimum or None, maximum or None)] of <allowed kind="range"> parameters."""
+    task = ET.parse(ROOT / "xml" / f"{name}.xml").getroot().find(f"{NS}task")
+    out = []
+    for p in task.find(f"{NS}input").findall(f"{NS}param"):
+        values = _allowed(p, "range")
+        if values is not None:
+            bounds = {v.get("range"): float(v.text) for v in values}
+            out.append((p.get("name"), bounds.get("min"), bounds.get("max")))
     return out
 
 
@@ -122,6 +143,25 @@ def test_enum_parameters_reject_other_values(recorded, param):
         assert repr(allowed) in str(err.value)  # the message lists the choices
         task(**{param: allowed})
     assert len(rec.calls) == len(task.spec.param(param).allowed)  # never with the bad value
+
+
+@pytest.mark.parametrize(
+    ("recorded", "param", "low", "high"),
+    [(n, *r) for n in TASKS for r in _xml_ranges(n)],
+    indirect=["recorded"],
+)
+def test_range_parameters_reject_values_outside(recorded, param, low, high):
+    task, rec = recorded
+    assert low is not None or high is not None, f"{param}: a range without bounds"
+    for bad in [
+        b
+        for b in (low - 1 if low is not None else None, high + 1 if high is not None else None)
+        if b is not None
+    ]:
+        value = int(bad) if task.spec.param(param).type == "int" else bad
+        with pytest.raises(ValueError, match=param):
+            task(**{param: value})
+    assert rec.calls == []  # never called with an out-of-range value
 
 
 @pytest.mark.parametrize("recorded", TASKS, indirect=True)

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 # One name per xml/*.xml (tests/test_interface.py checks this list against the XML
 # directory); static so that importing almacal reads no files.
-__all__ = ["relcal_apply", "relcal_fit"]
+__all__ = ["b2b_phasetransfer", "gridflux_check", "relcal_apply", "relcal_fit", "spwconsistency"]
 
 
 def __getattr__(name: str) -> CasaTask:

@@ -23,7 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("tasks", help="list the tasks")
-    demo = sub.add_parser("demo", help="simulate 7 epochs, relcal_fit, relcal_apply, refit")
+    demo = sub.add_parser(
+        "demo", help="simulate 7 epochs, relcal_fit, spwconsistency, relcal_apply, refit"
+    )
     demo.add_argument("--outdir", default="almacal_demo", help="where products go")
     demo.add_argument(
         "--size",

@@ -129,6 +129,8 @@ try:
     relcal_apply(factors=[1.0])
 except TypeError as exc:
     print('TYPEERROR', exc)
+plan = b2b_phasetransfer(mode='plan', band=7, maxbaseline=16.0, sepinband=3.0, sepb2b=0.5)
+print('PLAN', plan['plan']['choice'])
 relcal_fit(vis=[], groupby='week')  # uncaught: casa must exit non-zero
 """
 
@@ -236,9 +238,17 @@ def test_tasks_are_registered_builtins(session):
 
 
 def test_taskhelp_lists_the_almacal_tasks_once(session):
+    import almacal
+    from almacal.taskspec import load_spec
+
     extra = session["taskhelp"].split("Extra tasks", 1)[1]
-    assert re.search(r"relcal_fit : Relative flux calibration", extra)
-    assert len(re.findall(r"relcal_apply : Rescale", extra)) == 1  # startup ran twice
+    assert len(almacal.__all__) == 5
+    for name in almacal.__all__:
+        spec = load_spec(name)
+        short = re.escape(spec.shortdescription[:30])
+        # once under each of its categories, although the startup file ran twice
+        n_category = len(spec.category.split(","))
+        assert len(re.findall(rf"{name} : {short}", extra)) == n_category, name
     assert re.search(r"echo_task : Write the parameters", extra)
 
 
@@ -260,6 +270,7 @@ def test_script_calls_tasks_python_style(casa_dir):
     assert "VALUEERROR relcal_fit: datacolumn='bogus' is not allowed" in out
     assert "TYPEERROR relcal_apply() got an unknown parameter 'factors'" in out
     assert "groupby='week' is not allowed" in out
+    assert "PLAN b2b" in out  # 2.5 deg closer than seed 003's break-even 0.11 / 0.052 = 2.1 deg
     assert proc.returncode != 0, out
 
 

@@ -29,3 +29,9 @@ def test_demo_recovers_table3_factors_and_undoes_them(tmp_path):
     rows = [ln for ln in proc.stdout.splitlines() if re.match(r"\s+\d+ \d{4}-\d\d-\d\d", ln)]
     assert len(rows) == 7
     assert (tmp_path / "demo" / "relcal_fit.png").stat().st_size > 10_000
+    # no spw error is injected: the fixed-seed demo must not report one
+    assert "sigma_spw consistent with 0" in proc.stdout
+    limit = re.search(r"95 % upper limit ([0-9.]+) %", proc.stdout)
+    assert limit, proc.stdout
+    assert float(limit.group(1)) < 0.3  # tighter than seed 000's 0.8 % by far at demo noise
+    assert (tmp_path / "demo" / "spwconsistency_mcf.png").stat().st_size > 10_000

@@ -3,6 +3,8 @@ tool, then rewrite its columns in row chunks with the table tool.
 
 Only this module touches casatools for the simulation; the model maths is in
 almacal.simulate. Every tool is created per call and closed in a finally.
+The tool context managers, epoch_string and check_step are shared with
+almacal.io.b2b_simulator (a second MS layout built the same way).
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ class MsLayout:
 
 
 @contextmanager
-def _simulator() -> Iterator[Any]:
+def simulator_tool() -> Iterator[Any]:
     sm = casatools.simulator()
     try:
         yield sm
@@ -66,7 +68,7 @@ def _simulator() -> Iterator[Any]:
 
 
 @contextmanager
-def _measures() -> Iterator[tuple[Any, Any]]:
+def measures_tools() -> Iterator[tuple[Any, Any]]:
     me = casatools.measures()
     qa = casatools.quanta()
     try:
@@ -77,7 +79,7 @@ def _measures() -> Iterator[tuple[Any, Any]]:
 
 
 @contextmanager
-def _table(path: str, *, writable: bool = False) -> Iterator[Any]:
+def opened_table(path: str, *, writable: bool = False) -> Iterator[Any]:
     tb = casatools.table()
     tb.open(path, nomodify=not writable)
     try:
@@ -99,7 +101,7 @@ def remove_ms(path: str) -> None:
     shutil.rmtree(path)
 
 
-def _epoch_string(date: str, hms: str = "12:00:00") -> str:
+def epoch_string(date: str, hms: str = "12:00:00") -> str:
     """'2018-10-14' -> '2018/10/14/12:00:00' (measures' date format)."""
     return f"{date.replace('-', '/')}/{hms}"
 
@@ -112,9 +114,9 @@ def transit_utc_seconds(date: str, ra_deg: float, dec_deg: float) -> float:
     reference on 2018-10-14 gives 2018-10-13 21:31), so the reference is noon
     and the transit lies on the date itself.
     """
-    with _measures() as (me, qa):
+    with measures_tools() as (me, qa):
         me.doframe(me.observatory("ALMA"))
-        me.doframe(me.epoch("UTC", _epoch_string(date)))
+        me.doframe(me.epoch("UTC", epoch_string(date)))
         direction = me.direction("J2000", qa.quantity(ra_deg, "deg"), qa.quantity(dec_deg, "deg"))
         hadec = me.measure(direction, "HADEC")
         ha_rad = float(qa.convert(hadec["m0"], "rad")["value"])
@@ -136,8 +138,11 @@ def observe(
     scans: Sequence[ScanPlan],
     obs_mode: str,
     project: str,
+    field_obs_mode: Mapping[str, str] | None = None,
 ) -> None:
     """Create the MS at path: ACA pads, spws, XX/YY feeds, fields and scans.
+
+    field_obs_mode : STATE OBS_MODE of the named fields' scans (others: obs_mode).
 
     chan_freq_hz : (n_spw, n_chan). One observe call per (scan, spw), in scan
     order; the simulator gives each call its own SCAN_NUMBER. No
@@ -145,9 +150,9 @@ def observe(
     come back zero with unit weights.
     """
     coordsystem = "local" if antennas.coordsys.startswith("LOC") else "global"
-    with _measures() as (me, qa), _simulator() as sm:
-        _check(sm.open(path), "open", path)
-        _check(
+    with measures_tools() as (me, qa), simulator_tool() as sm:
+        check_step(sm.open(path), "open", path)
+        check_step(
             sm.setconfig(
                 telescopename="ALMA",
                 x=list(antennas.x),
@@ -164,7 +169,7 @@ def observe(
             path,
         )
         for name, freq in zip(spw_names, chan_freq_hz, strict=True):
-            _check(
+            check_step(
                 sm.setspwindow(
                     spwname=name,
                     freq=qa.quantity(float(freq[0]), "Hz"),
@@ -177,34 +182,16 @@ def observe(
                 "setspwindow",
                 path,
             )
-        _check(sm.setfeed(mode="perfect X Y", pol=[""]), "setfeed", path)
-        for f in fields:
-            # The simulator stores FIELD directions in J2000 and converts an ICRS
-            # input (checked: +15 mas in RA). Table 1's ICRS numbers go in as J2000
-            # so the MS holds them exactly; the frame bias is nothing at 4 arcsec.
-            direction = me.direction(
-                "J2000", qa.quantity(f.ra_deg, "deg"), qa.quantity(f.dec_deg, "deg")
-            )
-            _check(sm.setfield(sourcename=f.name, sourcedirection=direction), "setfield", path)
-        _check(sm.setauto(autocorrwt=0.0), "setauto", path)
-        _check(
-            sm.settimes(
-                integrationtime=qa.quantity(integration_s, "s"),
-                usehourangle=True,
-                referencetime=me.epoch("UTC", _epoch_string(date)),
-            ),
-            "settimes",
-            path,
-        )
+        set_fields_and_times(sm, me, qa, fields, integration_s, date, path)
         for scan in scans:
             for name in spw_names:
-                _check(
+                check_step(
                     sm.observe(
                         sourcename=scan.field,
                         spwname=name,
                         starttime=qa.quantity(scan.start_ha_s, "s"),
                         stoptime=qa.quantity(scan.stop_ha_s, "s"),
-                        state_obs_mode=obs_mode,
+                        state_obs_mode=(field_obs_mode or {}).get(scan.field, obs_mode),
                         observer="almacal.simulate",
                         project=project,
                     ),
@@ -213,25 +200,58 @@ def observe(
                 )
 
 
-def _check(ok: Any, step: str, path: str) -> None:
+def set_fields_and_times(
+    sm: Any,
+    me: Any,
+    qa: Any,
+    fields: Sequence[Any],
+    integration_s: float,
+    date: str,
+    path: str,
+) -> None:
+    """Linear feeds, the fields (anything with name, ra_deg, dec_deg), no autocorrelations,
+    and integration times referenced to hour angles on date."""
+    check_step(sm.setfeed(mode="perfect X Y", pol=[""]), "setfeed", path)
+    for f in fields:
+        # The simulator stores FIELD directions in J2000 and converts an ICRS
+        # input (checked: +15 mas in RA). Table 1's ICRS numbers go in as J2000
+        # so the MS holds them exactly; the frame bias is nothing at 4 arcsec.
+        direction = me.direction(
+            "J2000", qa.quantity(f.ra_deg, "deg"), qa.quantity(f.dec_deg, "deg")
+        )
+        check_step(sm.setfield(sourcename=f.name, sourcedirection=direction), "setfield", path)
+    check_step(sm.setauto(autocorrwt=0.0), "setauto", path)
+    check_step(
+        sm.settimes(
+            integrationtime=qa.quantity(integration_s, "s"),
+            usehourangle=True,
+            referencetime=me.epoch("UTC", epoch_string(date)),
+        ),
+        "settimes",
+        path,
+    )
+
+
+def check_step(ok: Any, step: str, path: str) -> None:
+    """The simulator tool returns False on failure: raise, naming the step and the MS."""
     if ok is False:
         raise RuntimeError(f"casatools simulator {step} failed while building {path!r}")
 
 
 def read_layout(path: str) -> MsLayout:
     """Field and spw names, DDID -> spw, unique times (8 bytes per row) and shapes."""
-    with _table(os.path.join(path, "FIELD")) as tb:
+    with opened_table(os.path.join(path, "FIELD")) as tb:
         field_names = tuple(str(n) for n in tb.getcol("NAME"))
-    with _table(os.path.join(path, "SPECTRAL_WINDOW")) as tb:
+    with opened_table(os.path.join(path, "SPECTRAL_WINDOW")) as tb:
         spw_names = tuple(str(n) for n in tb.getcol("NAME"))
         n_chan = int(np.max(tb.getcol("NUM_CHAN")))
-    with _table(os.path.join(path, "DATA_DESCRIPTION")) as tb:
+    with opened_table(os.path.join(path, "DATA_DESCRIPTION")) as tb:
         ddid_spw = np.asarray(tb.getcol("SPECTRAL_WINDOW_ID"), dtype=int)
-    with _table(os.path.join(path, "POLARIZATION")) as tb:
+    with opened_table(os.path.join(path, "POLARIZATION")) as tb:
         n_corr = int(np.max(tb.getcol("NUM_CORR")))
-    with _table(os.path.join(path, "ANTENNA")) as tb:
+    with opened_table(os.path.join(path, "ANTENNA")) as tb:
         n_antenna = int(tb.nrows())
-    with _table(path) as tb:
+    with opened_table(path) as tb:
         n_row = int(tb.nrows())
         times = np.unique(tb.getcol("TIME"))
     return MsLayout(field_names, spw_names, ddid_spw, times, n_antenna, n_row, n_corr, n_chan)
@@ -283,7 +303,7 @@ def finish_columns(
     layout = read_layout(path)
     chunk_rows = max(1, chunk_bytes // (16 * layout.n_corr * layout.n_chan))
     n_flagged = 0
-    with _table(path, writable=True) as tb:
+    with opened_table(path, writable=True) as tb:
         # DATA is recreated too: the simulator tiles it (4, 100, 100), which pads
         # 128 channels to 200 and makes the file 1.56x larger than the data.
         old = [c for c in ("DATA", *SCRATCH_COLUMNS, "WEIGHT_SPECTRUM") if c in tb.colnames()]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from almacal.msinfo import MsInfo
+from almacal.outputs import check_outfile
 from almacal.relcal.results import Epoch, output_paths
+from almacal.relcal.selfcal_plan import DEFAULT_SOLINTS, parse_solints
 from almacal.uvrange import UvRange, parse_uvrange
 
 
@@ -47,6 +49,7 @@ class RelcalFitParams:
     excluded: np.ndarray  # (n_epoch, n_cal) bool
     outfile: str
     overwrite: bool
+    options: FitOptions = field(default_factory=lambda: FitOptions())
 
     @property
     def spws(self) -> tuple[int, ...]:
@@ -70,6 +73,7 @@ class RelcalFitParams:
         exclude: list[str],
         outfile: str,
         overwrite: bool,
+        options: FitOptions | None = None,
     ) -> RelcalFitParams:
         fields = split_names(field)
         if not fields:
@@ -95,6 +99,11 @@ class RelcalFitParams:
                 idx[info.field_ids(name)] = j
             field_index.append(idx)
         columns = tuple(i.datacolumn(datacolumn) for i in infos)
+        options = options or FitOptions()
+        if options.minfamily > len(fields):
+            raise ValueError(
+                f"minfamily={options.minfamily} exceeds the {len(fields)} calibrators in field"
+            )
         epochs, epoch_of_ms = _group_epochs(infos, groupby)
         if len(epochs) < 2:
             raise ValueError(
@@ -107,14 +116,91 @@ class RelcalFitParams:
             field_index=tuple(field_index),
             channels=tuple(channels),
             columns=columns,
-            uvrange=parse_uvrange(uvrange),
+            uvrange=None if options.uvrange_common else parse_uvrange(uvrange),
             perspw=perspw,
             epochs=epochs,
             epoch_of_ms=epoch_of_ms,
             excluded=_parse_exclude(exclude, len(epochs), fields),
-            outfile=_check_outfile(outfile, overwrite),
+            outfile=check_outfile(outfile, overwrite, output_paths),
             overwrite=overwrite,
+            options=options,
         )
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """The real-world options of relcal_fit (issue 6); the defaults change nothing."""
+
+    selfcal: bool = False
+    solints: tuple[str, ...] = DEFAULT_SOLINTS
+    refant: str = ""
+    gaintype: str = "G"
+    minsnr: float = 3.0
+    combine: str = ""
+    rejectsigma: float = 0.0
+    minfamily: int = 0
+    fitspw_auto: bool = False
+    uvrange_common: bool = False
+    model: str = "point"
+    modelcheck: bool = False
+    fitposition: bool = False
+
+    @classmethod
+    def from_task_args(
+        cls,
+        *,
+        uvrange: str,
+        selfcal: bool,
+        solint: list[str],
+        refant: str,
+        gaintype: str,
+        minsnr: float,
+        combine: str,
+        rejectsigma: float,
+        minfamily: int,
+        fitspw: str,
+        model: str,
+        modelcheck: bool,
+        fitposition: bool = False,
+    ) -> FitOptions:
+        """Checked task arguments; ValueError naming the parameter and the value."""
+        _enum("gaintype", gaintype, ("G", "T"))
+        _enum("combine", combine, ("", "spw"))
+        _enum("fitspw", fitspw, ("", "auto"))
+        _enum("model", model, MODELS)
+        if not (minsnr >= 0 and np.isfinite(minsnr)):
+            raise ValueError(f"minsnr must be a finite number >= 0, got {minsnr!r}")
+        if not (rejectsigma >= 0 and np.isfinite(rejectsigma)):
+            raise ValueError(f"rejectsigma must be >= 0 (0 = off), got {rejectsigma!r}")
+        if 0 < rejectsigma < 2:
+            raise ValueError(
+                f"rejectsigma={rejectsigma!r} would reject good calibrators: use 0 (off) or >= 2"
+            )
+        if minfamily < 0 or minfamily == 1:
+            raise ValueError(f"minfamily must be 0 (off) or >= 2, got {minfamily!r}")
+        return cls(
+            selfcal=bool(selfcal),
+            solints=parse_solints(solint) if selfcal else DEFAULT_SOLINTS,
+            refant=refant.strip(),
+            gaintype=gaintype,
+            minsnr=float(minsnr),
+            combine=combine,
+            rejectsigma=float(rejectsigma),
+            minfamily=int(minfamily),
+            fitspw_auto=fitspw == "auto",
+            uvrange_common=uvrange.strip().lower() == "common",
+            model=model,
+            modelcheck=bool(modelcheck),
+            fitposition=bool(fitposition),
+        )
+
+
+MODELS = ("point", "gaussian", "point+gaussian")
+
+
+def _enum(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r} is not one of {', '.join(map(repr, allowed))}")
 
 
 def _group_epochs(infos: list[MsInfo], groupby: str) -> tuple[tuple[Epoch, ...], np.ndarray]:
@@ -144,18 +230,3 @@ def _parse_exclude(exclude: list[str], n_epoch: int, fields: tuple[str, ...]) ->
             raise ValueError(f"exclude entry {item!r}: field {name.strip()!r} is not in field")
         out[int(epoch) - 1, fields.index(name.strip())] = True
     return out
-
-
-def _check_outfile(outfile: str, overwrite: bool) -> str:
-    if not outfile.strip():
-        return ""
-    stem = os.path.abspath(os.path.expanduser(outfile))
-    parent = os.path.dirname(stem)
-    if not os.path.isdir(parent):
-        raise FileNotFoundError(f"outfile {outfile!r}: directory {parent!r} does not exist")
-    existing = [p for p in output_paths(stem).values() if os.path.exists(p)]
-    if existing and not overwrite:
-        raise FileExistsError(
-            f"outfile {outfile!r}: {', '.join(existing)} exist; set overwrite=True to replace"
-        )
-    return stem

@@ -6,23 +6,22 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from almacal.figures import new_figure
+
 if TYPE_CHECKING:
     from almacal.relcal.results import RelcalResult
 
 
 def plot_factors(result: RelcalResult, path: str) -> None:
     """Write a PNG: MCFs (coloured, excluded ones circled red) and rFCFs (black) per epoch."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display on pipeline nodes and CI
     import matplotlib.dates as mdates
-    import matplotlib.pyplot as plt
 
     dates = np.array([np.datetime64(e.date) for e in result.epochs])
     n_cal = len(result.fields)
     # small horizontal offsets so error bars of different calibrators do not overlap
     offsets = (np.arange(n_cal) - (n_cal - 1) / 2) * 2
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig = new_figure(figsize=(8, 4.5))
+    ax = fig.subplots()
     mcf, sig = result.total.mcf, result.total.mcf_sigma
     for j, name in enumerate(result.fields):
         x = dates + np.timedelta64(int(offsets[j]), "D")
@@ -51,4 +50,3 @@ def plot_factors(result: RelcalResult, path: str) -> None:
     ax.set_title("Relative flux calibration (MCF Eq. 1, rFCF Eq. 3)")
     fig.tight_layout()
     fig.savefig(path, dpi=110, format="png")
-    plt.close(fig)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from almacal.outputs import staged, write_json
+from almacal.relcal.choice import CalibratorChoice, choose_calibrators, fill_dropped
 from almacal.relcal.factors import EpochFactors, mean_correction_factors, relative_factors
 from almacal.relcal.fluxfit import PointFit, fit_point
 
@@ -30,10 +31,22 @@ class FitTable:
     mcf_sigma: np.ndarray
 
     @classmethod
-    def from_sums(cls, sums: np.ndarray) -> FitTable:
+    def from_sums(cls, sums: np.ndarray, dropped: np.ndarray | None = None) -> FitTable:
         """sums : (n_epoch, n_cal[, n_spw], N_SUMS). Eq. 2 uses the chi^2-rescaled sigma."""
-        fit = fit_point(sums)
-        mcf, mcf_sigma = mean_correction_factors(fit.flux, fit.sigma_chi2)
+        return cls.from_fit(fit_point(sums), dropped)
+
+    @classmethod
+    def from_fit(cls, fit: PointFit, dropped: np.ndarray | None = None) -> FitTable:
+        """MCFs of fitted fluxes; the fluxes of dropped (n_epoch, n_cal) pairs enter
+        Eq. 1 as the other calibrators predict them (choice.fill_dropped); their own
+        MCF is reported against the measured flux."""
+        if dropped is None or not dropped.any():
+            mcf, mcf_sigma = mean_correction_factors(fit.flux, fit.sigma_chi2)
+            return cls(fit=fit, mcf=mcf, mcf_sigma=mcf_sigma)
+        filled = fill_dropped(fit.flux, dropped)
+        mcf, mcf_sigma = mean_correction_factors(filled, fit.sigma_chi2)
+        # a dropped pair's own MCF: the calibrator's mean over its measured flux
+        mcf = mcf * filled / fit.flux
         return cls(fit=fit, mcf=mcf, mcf_sigma=mcf_sigma)
 
     def record(self, suffix: str = "") -> dict[str, list]:
@@ -63,6 +76,8 @@ class RelcalResult:
     factors: EpochFactors
     per_spw: FitTable | None = None
     params: dict = field(default_factory=dict)
+    choice: CalibratorChoice | None = None
+    extras: dict = field(default_factory=dict)  # record entries of the issue-6 options
 
     @classmethod
     def compute(
@@ -76,10 +91,32 @@ class RelcalResult:
         excluded: np.ndarray,
         perspw: bool,
         params: dict,
+        total_fit: PointFit | None = None,
+        rejectsigma: float = 0.0,
+        minfamily: int = 0,
+        extras: dict | None = None,
     ) -> RelcalResult:
-        """sums : (n_epoch, n_cal, n_spw, N_SUMS); excluded : (n_epoch, n_cal) bool."""
-        total = FitTable.from_sums(sums.sum(axis=2))
+        """sums : (n_epoch, n_cal, n_spw, N_SUMS); excluded : (n_epoch, n_cal) bool.
+
+        total_fit : the fluxes for the MCFs when not the point fit of the sums
+        (model fits); rejectsigma, minfamily : see relcal.choice.
+        """
+        fit = total_fit if total_fit is not None else fit_point(sums.sum(axis=2))
+        total = FitTable.from_fit(fit)
         used = ~excluded & np.isfinite(total.mcf)
+        choice = None
+        if rejectsigma > 0 or minfamily > 0:
+            choice = choose_calibrators(
+                fit.flux,
+                fit.sigma_chi2,
+                excluded=excluded,
+                fields=fields,
+                rejectsigma=rejectsigma,
+                minfamily=minfamily,
+            )
+            used = choice.used & np.isfinite(total.mcf)
+            total = FitTable.from_fit(fit, choice.dropped)
+        dropped = None if choice is None else choice.dropped
         return cls(
             epochs=epochs,
             fields=fields,
@@ -88,8 +125,10 @@ class RelcalResult:
             total=total,
             used=used,
             factors=relative_factors(total.mcf, total.mcf_sigma, used),
-            per_spw=FitTable.from_sums(sums) if perspw else None,
+            per_spw=FitTable.from_sums(sums, dropped) if perspw else None,
             params=params,
+            choice=choice,
+            extras=dict(extras or {}),
         )
 
     @property
@@ -125,6 +164,9 @@ class RelcalResult:
         rec.update(self.total.record())
         if self.per_spw is not None:
             rec.update(self.per_spw.record("_spw"))
+        if self.choice is not None:
+            rec.update(self.choice.record())
+        rec.update(self.extras)
         return rec
 
     def summary(self) -> str:
@@ -160,6 +202,15 @@ class RelcalResult:
         t["rfcf"] = self.factors.rfcf[ep_idx]
         t["rfcf_std"] = self.factors.rfcf_std[ep_idx]
         t["rfcf_sigma"] = self.factors.rfcf_sigma[ep_idx]
+        for col, key in (
+            ("dra", "model_dra_arcsec"),
+            ("dra_sigma", "model_dra_sigma_arcsec"),
+            ("ddec", "model_ddec_arcsec"),
+            ("ddec_sigma", "model_ddec_sigma_arcsec"),
+        ):
+            if key in self.extras:  # fitposition: offsets east and north on the sky
+                t[col] = np.asarray(self.extras[key], dtype=float).ravel()
+                t[col].unit = "arcsec"
         if self.per_spw is not None:
             n_spw = len(self.spws)
             p = self.per_spw
@@ -185,30 +236,8 @@ def write_outputs(result: RelcalResult, outfile: str) -> dict[str, str]:
     from almacal.relcal.plot import plot_factors
 
     paths = output_paths(outfile)
-    tmp = {
-        k: f"{os.path.dirname(p) or '.'}/.{os.path.basename(p)}.tmp{os.getpid()}.{k}"
-        for k, p in paths.items()
-    }
-    try:
+    with staged(paths) as tmp:
         result.to_table().write(tmp["ecsv"], format="ascii.ecsv", overwrite=True)
-        with open(tmp["json"], "w") as fh:
-            json.dump(_json_safe(result.to_record()), fh, indent=1)
+        write_json(tmp["json"], result.to_record())
         plot_factors(result, tmp["png"])
-        for k, p in paths.items():
-            os.replace(tmp[k], p)
-    finally:
-        for t in tmp.values():
-            if os.path.exists(t):
-                os.remove(t)
     return paths
-
-
-def _json_safe(obj):
-    """NaN is not JSON: write null."""
-    if isinstance(obj, float):
-        return None if not np.isfinite(obj) else obj
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_json_safe(v) for v in obj]
-    return obj

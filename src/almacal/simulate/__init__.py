@@ -15,8 +15,10 @@ The package is numpy only: the casatools calls live in
 - :mod:`.model`: the physics (noise, weights, sky model, chunk of visibilities)
 - :mod:`.schedule`: timing (scans, block placement, MS names, project codes)
 - :mod:`.build`: validation, the per-epoch MS build and the truth
+- :mod:`.b2b`: a band-to-band (Band 7 + Band 3) observation with DGC blocks (seed 003)
 """
 
+from almacal.simulate.b2b import SimulatedB2B, simulate_b2b
 from almacal.simulate.build import SimulatedSet, simulate_epochs
 from almacal.simulate.model import (
     EpochModel,
@@ -73,6 +75,7 @@ __all__ = [
     "FieldModel",
     "FitAccumulator",
     "ScanPlan",
+    "SimulatedB2B",
     "SimulatedSet",
     "centre_within_day",
     "channel_frequencies",
@@ -85,6 +88,7 @@ __all__ = [
     "scan_plan",
     "sefd_jy",
     "sexagesimal_to_deg",
+    "simulate_b2b",
     "simulate_chunk",
     "simulate_epochs",
     "spectral_scaling",

@@ -4,16 +4,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from almacal.simulate.gridcal import check_calibrator_fields, obs_modes
 from almacal.simulate.model import (
     FitAccumulator,
     chunk_writer,
@@ -21,6 +23,15 @@ from almacal.simulate.model import (
     radiometer_sigma_jy,
     sefd_jy,
     true_rfcf,
+)
+from almacal.simulate.realworld import (
+    EpochVariation,
+    correlate_in_time,
+    epoch_variations,
+    line_spectrum,
+    offset_lm_rad,
+    source_offsets,
+    truth_entries,
 )
 from almacal.simulate.schedule import (
     block_duration_s,
@@ -193,6 +204,19 @@ def _validate(
     )
 
 
+def _spw_scale_factor(value: Any, n_epoch: int) -> np.ndarray:
+    shape = (n_epoch, len(SPW_CENTRE_HZ))
+    if value is None:
+        return np.ones(shape)
+    try:
+        out = np.array(value, dtype=float)
+    except (TypeError, ValueError):
+        raise _bad("spw_scale_factor", value, f"{shape} positive numbers") from None
+    if out.shape != shape or not np.all(np.isfinite(out) & (out > 0)):
+        raise _bad("spw_scale_factor", value, f"{shape} (n_epoch, n_spw) finite positive numbers")
+    return out
+
+
 def simulate_epochs(
     outdir: str | os.PathLike,
     *,
@@ -209,6 +233,14 @@ def simulate_epochs(
     scan_s: float | None = None,
     seed: int = 0,
     overwrite: bool = False,
+    epoch_phase_rms_deg: Sequence[float] | None = None,
+    antenna_config: Sequence[str | None] | None = None,
+    cal_flux_scale: Sequence[Sequence[float]] | None = None,
+    line_peak_jy: Sequence[float] | None = None,
+    phase_coherence_s: float = 0.0,
+    spw_scale_factor: Sequence[Sequence[float]] | None = None,
+    calibrator_fields: Sequence[FieldModel] | None = None,
+    source_offset_arcsec: Mapping[str, Sequence[float]] | None = None,
 ) -> SimulatedSet:
     """Build one ACA Band 7 MS per epoch (seed 000 Table 2 dates) with injected truth.
 
@@ -227,6 +259,22 @@ def simulate_epochs(
     seed : np.random.default_rng(seed) draws the spw scales (n_epoch, n_spw)
         first; each epoch then uses rng.spawn(n_epoch)[i] for its phases and
         noise, so an epoch does not depend on n_epoch.
+    epoch_phase_rms_deg, antenna_config, cal_flux_scale, line_peak_jy : per-epoch
+        phase noise, pad file, calibrator flux multipliers (n_epoch, n_cal) and
+        line peak; see almacal.simulate.realworld.epoch_variations. None keeps
+        the shared set-up (and the exact output of a call without them).
+    phase_coherence_s : 0 (default) keeps the phases independent per integration;
+        > 0 makes them a random walk with that coherence time (same rms).
+    spw_scale_factor : (n_epoch, n_spw) positive factors multiplying the drawn spw
+        scales, e.g. a power law in one epoch; truth's spw_scale is the product.
+        None: all 1 (unchanged output).
+    calibrator_fields : quasars observed after the Serpens fields in each block,
+        scaled by flux_scale like every field; role 'flux_calibrator' gets intent
+        CALIBRATE_FLUX, 'phase_calibrator' CALIBRATE_PHASE (almacal.simulate.gridcal).
+        None: the eight Serpens fields only.
+    source_offset_arcsec : {field: (east, north)} arcsec offsets of a field's
+        emission (point, envelope and line) from its phase centre, every epoch;
+        truth gets 'source_offset_arcsec'. None: all at the phase centre (unchanged).
 
     Raises ValueError for an invalid argument and FileExistsError when an
     output exists and overwrite is False.
@@ -247,6 +295,9 @@ def simulate_epochs(
         seed,
         overwrite,
     )
+    extra_spw_scale = _spw_scale_factor(spw_scale_factor, p.n_epoch)
+    quasars = check_calibrator_fields(calibrator_fields, SERPENS_FIELDS)
+    offsets = source_offsets(source_offset_arcsec, [f.name for f in (*SERPENS_FIELDS, *quasars)])
     from almacal.io import simulator as sim_io
 
     dates = EPOCH_DATES[: p.n_epoch]
@@ -261,17 +312,43 @@ def simulate_epochs(
 
     import casadata  # data package only: no casatools import
 
+    variations = epoch_variations(
+        p.n_epoch,
+        epoch_phase_rms_deg=epoch_phase_rms_deg,
+        antenna_config=antenna_config,
+        cal_flux_scale=cal_flux_scale,
+        line_peak_jy=line_peak_jy,
+        datapath=casadata.datapath,
+        phase_coherence_s=phase_coherence_s,
+    )
     setup = _Setup.from_params(p, os.path.join(casadata.datapath, ACA_CONFIG))
+    if quasars:
+        setup = dataclasses.replace(setup, fields=(*setup.fields, *quasars))
     rng = np.random.default_rng(p.seed)
     spw_scale = rng.normal(1.0, p.spw_scale_sigma, size=(p.n_epoch, len(SPW_CENTRE_HZ)))
+    spw_scale = spw_scale * extra_spw_scale  # x 1.0 is exact: no change by default
     epoch_rngs = rng.spawn(p.n_epoch)
     results = [
         _build_epoch(
-            sim_io, setup, path, date, gain=p.flux_scale[i] * spw_scale[i], rng=epoch_rngs[i]
+            sim_io,
+            setup,
+            path,
+            date,
+            gain=p.flux_scale[i] * spw_scale[i],
+            rng=epoch_rngs[i],
+            variation=None if variations is None else variations[i],
+            offsets=offsets,
         )
         for i, (date, path) in enumerate(zip(dates, paths, strict=True))
     ]
     truth = build_truth(p, setup, results, spw_scale)
+    if variations is not None:
+        top, per_epoch = truth_entries(variations)
+        truth.update(top)
+        for entry, extra in zip(truth["epochs"], per_epoch, strict=True):
+            entry.update(extra)
+    if offsets:
+        truth["source_offset_arcsec"] = {k: list(v) for k, v in offsets.items()}
     with open(truth_path, "w", encoding="utf-8") as fh:
         json.dump(truth, fh, indent=1)
     return SimulatedSet(tuple(paths), truth_path, truth, CALIBRATORS)
@@ -327,13 +404,19 @@ def _build_epoch(
     *,
     gain: np.ndarray,
     rng: np.random.Generator,
+    variation: EpochVariation | None = None,
+    offsets: Mapping[str, tuple[float, float]] | None = None,
 ) -> _EpochResult:
     """Create one MS, fill its columns in one chunked pass, return the ideal fit.
 
     gain : (n_spw,) flux_scale x spw_scale in SPW_CENTRE_HZ order; rng draws the
-    antenna phases first, then the noise chunk by chunk.
+    antenna phases first, then the noise chunk by chunk. variation: this epoch's
+    departures from the shared set-up (None: none); offsets: {field: (east, north)}
+    arcsec of its emission from the phase centre (None or {}: none).
     """
     p = setup.params
+    v = variation if variation is not None else EpochVariation()
+    fields = v.fields(setup.fields)
     t_start = time.perf_counter()
     if os.path.exists(path):
         sim_io.remove_ms(path)
@@ -342,8 +425,8 @@ def _build_epoch(
     transit_s = sim_io.transit_utc_seconds(date, first.ra_deg, first.dec_deg)
     sim_io.observe(
         path,
-        antennas=setup.antennas,
-        fields=setup.fields,
+        antennas=v.antennas or setup.antennas,
+        fields=fields,
         spw_names=SPW_NAMES,
         chan_freq_hz=setup.chan_freq_hz,
         channel_width_hz=SPW_BANDWIDTH_HZ / p.n_chan,
@@ -358,14 +441,16 @@ def _build_epoch(
         ),
         obs_mode=OBS_MODE,
         project=project_code(date),
+        field_obs_mode=obs_modes(fields),
     )
     layout = sim_io.read_layout(path)
     spw_order = [SPW_NAMES.index(n) for n in layout.spw_names]  # MS spw -> canonical
-    ant_phase = rng.normal(
-        0.0, math.radians(p.phase_rms_deg), size=(layout.times.size, layout.n_antenna)
-    )
+    phase_rms = p.phase_rms_deg if v.phase_rms_deg is None else v.phase_rms_deg
+    ant_phase = rng.normal(0.0, math.radians(phase_rms), size=(layout.times.size, layout.n_antenna))
+    if v.phase_coherence_s > 0:
+        ant_phase = correlate_in_time(ant_phase, layout.times, v.phase_coherence_s)
     model = epoch_model(
-        setup.fields,
+        fields,
         layout.field_names,
         gain=np.asarray(gain)[spw_order],
         chan_freq_hz=setup.chan_freq_hz[spw_order],
@@ -373,6 +458,14 @@ def _build_epoch(
         sigma_jy=setup.sigma_jy[spw_order],
         noise_jy=setup.noise_jy[spw_order],
     )
+    line = line_spectrum(
+        layout.field_names, setup.chan_freq_hz[spw_order], spw_order, v.line_peak_jy
+    )
+    if line is not None:
+        model = dataclasses.replace(model, line_jy=line)
+    lm = offset_lm_rad(offsets or {}, layout.field_names)
+    if lm is not None:
+        model = dataclasses.replace(model, offset_lm_rad=lm)
     acc = FitAccumulator.zeros(len(layout.field_names), len(layout.spw_names))
     writer = chunk_writer(
         model,

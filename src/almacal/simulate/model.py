@@ -79,6 +79,10 @@ class EpochModel:
     ant_phase_rad : (n_time, n_ant) phase error of antenna a in integration t
     sigma_jy : (n_spw,) the sigma written as SIGMA (weights are 1/sigma^2)
     noise_jy : (n_spw,) the sigma of the noise actually added (0 when noise-free)
+    line_jy : (n_field, n_spw, n_chan) optional compact line emission added to the
+        point flux (no spectral-index scaling), or None
+    offset_lm_rad : (n_field, 2) optional (l east, m north) offset of each field's
+        emission from its phase centre, or None (all at the phase centre)
     """
 
     point_flux_jy: np.ndarray
@@ -90,6 +94,8 @@ class EpochModel:
     ant_phase_rad: np.ndarray
     sigma_jy: np.ndarray
     noise_jy: np.ndarray
+    line_jy: np.ndarray | None = None
+    offset_lm_rad: np.ndarray | None = None
 
     def visibilities(
         self,
@@ -115,6 +121,14 @@ class EpochModel:
             * spectral_scaling(freq, self.spectral_index[field][:, None])
             * (self.point_flux_jy[field][:, None] + envelope)
         )
+        if self.line_jy is not None:
+            amplitude = amplitude + self.gain[spw][:, None] * self.line_jy[field, spw]
+        if self.offset_lm_rad is not None:
+            # CASA's sign (CASA_NOTES): V = S exp(+2 pi i (u l + v m)), u, v in wavelengths
+            lm = self.offset_lm_rad[field]
+            k = freq / SPEED_OF_LIGHT_M_S
+            turns = (uvw_m[0] * lm[:, 0])[:, None] * k + (uvw_m[1] * lm[:, 1])[:, None] * k
+            amplitude = amplitude * np.exp(2j * np.pi * turns)
         phase = self.ant_phase_rad[time_index, ant1] - self.ant_phase_rad[time_index, ant2]
         return amplitude * np.exp(1j * phase)[:, None]
 

@@ -1,0 +1,158 @@
+"""gridflux_check inputs, checked before anything is read or queried."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+from dataclasses import dataclass
+
+from almacal.gridflux.catalog import parse_date
+from almacal.gridflux.check import CheckOptions
+from almacal.gridflux.results import output_paths
+from almacal.gridflux.service import ServiceConfig
+from almacal.outputs import check_outfile
+from almacal.relcal.params import check_vis
+
+SERVICE = "service"
+
+
+@dataclass(frozen=True)
+class GridfluxParams:
+    vis: tuple[str, ...]
+    fluxcsv: str  # absolute path or ''
+    field: str
+    catalog: str  # 'service' or an absolute file path
+    service: ServiceConfig
+    options: CheckOptions
+    delays: bool
+    phasecheck: bool
+    outfile: str  # absolute stem or ''
+    overwrite: bool
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        vis: list[str],
+        fluxcsv: str,
+        field: str,
+        catalog: str,
+        serviceurl: list[str],
+        lightcurveurl: list[str],
+        cachedir: str,
+        timeout: float,
+        window: float,
+        maxage: float,
+        defaultindex: list[float],
+        nmc: int,
+        seed: int,
+        asof: str,
+        delays: bool,
+        phasecheck: bool,
+        outfile: str,
+        overwrite: bool,
+    ) -> GridfluxParams:
+        paths = check_vis(vis)
+        csv_path = ""
+        if fluxcsv.strip():
+            csv_path = os.path.abspath(os.path.expanduser(fluxcsv))
+            if not os.path.isfile(csv_path):
+                raise FileNotFoundError(f"fluxcsv {fluxcsv!r} does not exist")
+        cat = catalog.strip() or SERVICE
+        if cat != SERVICE:
+            cat = os.path.abspath(os.path.expanduser(cat))
+            if not os.path.isfile(cat):
+                raise FileNotFoundError(
+                    f"catalog {catalog!r} is neither 'service' nor an existing catalog file"
+                )
+            if not cat.lower().endswith((".ecsv", ".csv")):
+                raise ValueError(f"catalog {catalog!r}: expected an .ecsv or .csv file")
+        for name, urls in (("serviceurl", serviceurl), ("lightcurveurl", lightcurveurl)):
+            bad = [u for u in urls if not u.startswith(("http://", "https://"))]
+            if bad or (cat == SERVICE and not urls):
+                raise ValueError(f"{name} must list http(s) URLs (primary first), got {urls!r}")
+        if delays and cat == SERVICE:
+            raise ValueError(
+                "delays=True with catalog='service': the catalogue search answer gives no "
+                "ingestion dates (none is known in it), so lags cannot be computed from the "
+                "service; give catalog=<file> with an 'ingested' column"
+            )
+        _positive("timeout", timeout)
+        _positive("window", window)
+        _positive("maxage", maxage)
+        if len(defaultindex) != 2 or not all(math.isfinite(v) for v in defaultindex):
+            raise ValueError(f"defaultindex must be [index, sigma], got {defaultindex!r}")
+        if defaultindex[1] < 0:
+            raise ValueError(f"defaultindex sigma must be >= 0, got {defaultindex[1]!r}")
+        if nmc < 100:
+            raise ValueError(f"nmc={nmc!r}: use at least 100 Monte Carlo draws")
+        if seed < 0:
+            raise ValueError(f"seed={seed!r} must be >= 0")
+        asof_date = _asof(asof)
+        cache = os.path.abspath(os.path.expanduser(cachedir)) if cachedir.strip() else ""
+        _check_cachedir(cachedir, cache, paths)
+        return cls(
+            vis=paths,
+            fluxcsv=csv_path,
+            field=field.strip(),
+            catalog=cat,
+            service=ServiceConfig(
+                flux_urls=tuple(serviceurl),
+                lightcurve_urls=tuple(lightcurveurl),
+                timeout_s=float(timeout),
+                cache_dir=cache,
+            ),
+            options=CheckOptions(
+                window_days=float(window),
+                max_age_days=float(maxage),
+                default_index=(float(defaultindex[0]), float(defaultindex[1])),
+                n_mc=int(nmc),
+                seed=int(seed),
+                asof=asof_date,
+            ),
+            delays=bool(delays),
+            phasecheck=bool(phasecheck),
+            outfile=_check_outfile(outfile, overwrite, bool(csv_path)),
+            overwrite=bool(overwrite),
+        )
+
+
+def _positive(name: str, value: float) -> None:
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name}={value!r} must be a finite number > 0")
+
+
+def _check_cachedir(cachedir: str, cache: str, vis: tuple[str, ...]) -> None:
+    """The cache is ours: not an existing file, never inside an input MS."""
+    if not cache:
+        return
+    if os.path.exists(cache) and not os.path.isdir(cache):
+        raise ValueError(f"cachedir {cachedir!r} exists and is not a directory")
+    inside = [
+        v for v in vis if os.path.commonpath([cache, os.path.abspath(v)]) == os.path.abspath(v)
+    ]
+    if inside:
+        raise ValueError(
+            f"cachedir {cachedir!r} is inside the MS {inside[0]!r}; the MSs are only read"
+        )
+
+
+def _asof(asof: str) -> dt.datetime | None:
+    if not asof.strip():
+        return None
+    d = parse_date(asof, "asof")
+    # a bare date means the end of that day
+    if len(asof.strip()) <= 10:
+        d = d + dt.timedelta(days=1) - dt.timedelta(microseconds=1)
+    return d
+
+
+def _check_outfile(outfile: str, overwrite: bool, with_csv: bool) -> str:
+    def paths(stem: str) -> dict[str, str]:
+        out = output_paths(stem)
+        if not with_csv:
+            out.pop("fluxcsv")
+        return out
+
+    return check_outfile(outfile, overwrite, paths)

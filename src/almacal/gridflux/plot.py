@@ -1,0 +1,65 @@
+"""Catalog light curves around each observing date, like seed 000 Fig. 6."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from almacal.figures import new_figure
+
+if TYPE_CHECKING:
+    from almacal.gridflux.results import GridfluxResult
+
+# Fig. 6 colours: Band 3 red, Band 6 green, Band 7 blue
+BAND_COLOURS = {3: "tab:red", 6: "tab:green", 7: "tab:blue"}
+
+
+def plot_light_curves(result: GridfluxResult, light_curves: dict, path: str) -> None:
+    """One panel per EB: measurements vs date, used ones circled, observing date dashed,
+    the catalog and pipeline fluxes (mean over spws) at the observation.
+
+    light_curves : {ms: measurements of the EB's calibrator} (all that were fetched).
+    """
+    n = max(1, len(result.checks))
+    fig = new_figure(figsize=(8, 3.2 * n))
+    axes = fig.subplots(n, 1, squeeze=False)
+    for ax, c in zip(axes[:, 0], result.checks, strict=False):
+        obs = c.target.obs_date
+        used = {(u["date"], u["freq_hz"]) for u in c.extrapolation.selection.used()}
+        meas = light_curves.get(c.target.ms, ())
+        for band in sorted({m.band for m in meas}):
+            ms = [m for m in meas if m.band == band]
+            ax.errorbar(
+                [(m.date - obs).total_seconds() / 86400 for m in ms],
+                [m.flux_jy for m in ms],
+                yerr=[m.error_jy for m in ms],
+                fmt="o",
+                ms=4,
+                capsize=2,
+                color=BAND_COLOURS.get(band, "0.4"),
+                label=f"Band {band}",
+            )
+        mark = [m for m in meas if (m.date.isoformat(), m.freq_hz) in used]
+        ax.plot(
+            [(m.date - obs).total_seconds() / 86400 for m in mark],
+            [m.flux_jy for m in mark],
+            "o",
+            ms=11,
+            mfc="none",
+            mec="k",
+            label="used",
+        )
+        # like Fig. 7: the pipeline's and the updated value at the observation (spw mean)
+        ax.plot(0.0, float(c.extrapolation.flux.mean()), "s", color="tab:green", label="catalog")
+        if c.comparison is not None:
+            ax.plot(0.0, float(c.comparison.pipe_flux.mean()), "^", color="m", label="pipeline")
+        ax.axvline(0.0, ls="--", color="k", lw=0.8)
+        ax.set_xlim(-30, 30)
+        ax.set_ylabel("flux density (Jy)")
+        ax.set_title(
+            f"{c.target.field} for {c.target.ms} ({obs.date()}): alpha {c.extrapolation.spix:+.3f}",
+            fontsize=9,
+        )
+        ax.legend(fontsize=7, ncol=4)
+    axes[-1, 0].set_xlabel("days from the observation")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100, format="png")

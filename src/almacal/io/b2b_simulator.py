@@ -1,0 +1,119 @@
+"""casatools side of almacal.simulate.b2b: an empty two-band MS with intents.
+
+Reuses the chunked column rewrite of :mod:`almacal.io.simulator`; only the
+observe step differs (each scan observes one band's spws with its own intent).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from almacal.io.simulator import (
+    check_step,
+    finish_columns,
+    measures_tools,
+    opened_table,
+    post,
+    read_layout,
+    remove_ms,
+    set_fields_and_times,
+    simulator_tool,
+    transit_utc_seconds,
+)
+
+if TYPE_CHECKING:
+    from almacal.simulate.b2b import B2BScan, SkyField
+    from almacal.simulate.serpens import AntennaConfig
+
+__all__ = [
+    "finish_columns",
+    "observe_b2b",
+    "post",
+    "read_layout",
+    "remove_ms",
+    "set_basebands",
+    "transit_utc_seconds",
+]
+
+
+def observe_b2b(
+    path: str,
+    *,
+    antennas: AntennaConfig,
+    antenna_names: Sequence[str],
+    fields: Sequence[SkyField],
+    spw_names: Mapping[str, Sequence[str]],
+    chan_freq_hz: Mapping[str, np.ndarray],
+    channel_width_hz: float,
+    date: str,
+    integration_s: float,
+    scans: Sequence[B2BScan],
+    project: str,
+) -> None:
+    """Create the MS: pads, low then high spws (XX YY), fields, one observe per (scan, spw).
+
+    spw_names / chan_freq_hz are keyed by band ('low', 'high'); chan_freq_hz[band]
+    is (n_spw, n_chan). Each scan's intent goes to STATE OBS_MODE.
+    """
+    with measures_tools() as (me, qa), simulator_tool() as sm:
+        check_step(sm.open(path), "open", path)
+        check_step(
+            sm.setconfig(
+                telescopename="ALMA",
+                x=list(antennas.x),
+                y=list(antennas.y),
+                z=list(antennas.z),
+                dishdiameter=list(antennas.diameter_m),
+                mount=["ALT-AZ"],
+                antname=list(antenna_names),
+                padname=list(antennas.pad),
+                coordsystem="local",
+                referencelocation=me.observatory("ALMA"),
+            ),
+            "setconfig",
+            path,
+        )
+        for band in ("low", "high"):
+            for name, freq in zip(spw_names[band], chan_freq_hz[band], strict=True):
+                check_step(
+                    sm.setspwindow(
+                        spwname=name,
+                        freq=qa.quantity(float(freq[0]), "Hz"),
+                        deltafreq=qa.quantity(channel_width_hz, "Hz"),
+                        freqresolution=qa.quantity(channel_width_hz, "Hz"),
+                        refcode="TOPO",
+                        nchannels=int(freq.size),
+                        stokes="XX YY",
+                    ),
+                    "setspwindow",
+                    path,
+                )
+        set_fields_and_times(sm, me, qa, fields, integration_s, date, path)
+        for scan in scans:
+            for name in spw_names[scan.band]:
+                check_step(
+                    sm.observe(
+                        sourcename=scan.field,
+                        spwname=name,
+                        starttime=qa.quantity(scan.start_ha_s, "s"),
+                        stoptime=qa.quantity(scan.stop_ha_s, "s"),
+                        state_obs_mode=scan.intent,
+                        observer="almacal.simulate",
+                        project=project,
+                    ),
+                    "observe",
+                    path,
+                )
+
+
+def set_basebands(path: str, bbc_no: Sequence[int]) -> None:
+    """Write SPECTRAL_WINDOW BBC_NO (the simulator leaves it unset), one per spw row."""
+    with opened_table(os.path.join(path, "SPECTRAL_WINDOW"), writable=True) as tb:
+        if "BBC_NO" not in tb.colnames():
+            desc = {"valueType": "int", "dataManagerType": "StandardStMan", "option": 0}
+            tb.addcols({"BBC_NO": desc | {"comment": "Baseband converter number", "maxlen": 0}})
+        tb.putcol("BBC_NO", np.asarray(bbc_no, dtype=np.int32))

@@ -1,0 +1,190 @@
+"""flux.csv (both layouts), the offline catalog file, and the output files."""
+
+import csv
+import datetime as dt
+import json
+import os
+import re
+
+import numpy as np
+import pytest
+
+from almacal.gridflux.catalog import read_catalog_file
+from almacal.gridflux.check import CheckOptions, EbTarget, check_eb
+from almacal.gridflux.fluxcsv import read_flux_csv
+from almacal.gridflux.results import GridfluxResult, output_paths, write_outputs
+from almacal.gridflux.sources import FileSource
+from almacal.relcal.rescale_plan import resolve_factors
+
+NEW = (
+    "ms,field,spw,I,Q,U,V,spix,uvmin,uvmax,comment\n"
+    'uid___A002_X1.ms,0,17,2.08,0.0,0.0,0.0,-0.59,0.0,0.0,"# field=J1751+0939 '
+    'intents=AMPLITUDE,BANDPASS origin=DB age=12.0 queried_at=2019-04-18 10:11:12 UTC"\n'
+    'uid___A002_X1.ms,0,19,2.07,0.0,0.0,0.0,-0.59,0.0,0.0,"# field=J1751+0939 '
+    'intents=AMPLITUDE,BANDPASS origin=DB age=12.0 queried_at=2019-04-18 10:11:12 UTC"\n'
+    'uid___A002_X1.ms,2,17,0.55,0.0,0.0,0.0,-0.7,0.0,0.0,"# field=J1830+0619 '
+    'intents=PHASE origin=DB age=40.0 queried_at=2019-04-18 10:11:12 UTC"\n'
+)
+# older layout (no uvmin/uvmax), comment written without quotes: commas spill over
+OLD = (
+    "ms,field,spw,I,Q,U,V,spix,comment\n"
+    "uid___A002_X1.ms,0,17,2.08,0.1,0.0,0.0,-0.59,# field=J1751+0939 intents=AMPLITUDE,"
+    "BANDPASS origin=DB age=12.0 queried_at=2019-04-18 10:11:12 UTC\n"
+)
+
+
+def _write(tmp_path, name, text):
+    p = tmp_path / name
+    p.write_text(text)
+    return str(p)
+
+
+def test_reads_both_layouts(tmp_path):
+    new = read_flux_csv(_write(tmp_path, "new.csv", NEW))
+    assert new.with_uv and len(new.rows) == 3
+    r = new.rows[0]
+    assert (r.ms, r.field, r.spw, r.flux, r.spix, r.uvmin, r.line) == (
+        "uid___A002_X1.ms",
+        "0",
+        17,
+        2.08,
+        -0.59,
+        0.0,
+        2,
+    )
+    assert r.field_name == "J1751+0939" and r.intents == ("AMPLITUDE", "BANDPASS")
+    assert r.age_days == 12.0 and r.note("queried_at") == "2019-04-18 10:11:12 UTC"
+    old = read_flux_csv(_write(tmp_path, "old.csv", OLD))
+    assert not old.with_uv and old.rows[0].uvmin is None
+    assert old.rows[0].intents == ("AMPLITUDE", "BANDPASS") and old.rows[0].stokes[1] == 0.1
+
+
+def test_older_comment_names_the_field(tmp_path):
+    text = (
+        "ms,field,spw,I,Q,U,V,spix,comment\n"
+        "x.ms,3,17,2.0,0,0,0,-0.6,'J1924-2914' intent=AMPLITUDE\n"
+    )
+    row = read_flux_csv(_write(tmp_path, "older.csv", text)).rows[0]
+    assert row.field_name == "J1924-2914" and row.intents == ("AMPLITUDE",)
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("ms,field,spw,I\nx.ms,0,1,2\n", r"line 1: header 'ms,field,spw,I' is neither"),
+        (NEW.replace("2.07", "abc"), r"line 3: I is 'abc', not a number"),
+        (NEW.replace(",19,", ",x,"), r"line 3: spw is 'x'"),
+        (NEW + "uid___A002_X1.ms,0,21,2.0\n", r"line 5: 4 values, expected 11"),
+        ("", "is empty"),
+        (NEW.splitlines()[0] + "\n", "no flux rows"),
+    ],
+)
+def test_malformed_flux_csv_names_file_and_line(tmp_path, text, match):
+    path = _write(tmp_path, "flux.csv", text)
+    with pytest.raises(ValueError, match=match) as err:
+        read_flux_csv(path)
+    assert "flux.csv" in str(err.value)
+
+
+CATALOG = (
+    "source,date,frequency,flux,error,ingested\n"
+    "J1751+0939,2019-03-04T02:00:00,91.5,2.60,0.05,2019-03-06\n"
+    "J1751+0939,2019-03-04T02:00:00,103.5,2.45,0.05,2019-03-06\n"
+    "J1751+0939,2019-03-05T01:00:00,343.5,1.45,0.07,2019-03-09\n"
+)
+
+
+def test_catalog_file_and_its_errors(tmp_path):
+    meas = read_catalog_file(_write(tmp_path, "cat.csv", CATALOG))
+    assert [m.band for m in meas] == [3, 3, 7]
+    assert meas[0].freq_hz == pytest.approx(91.5e9) and meas[2].ingested.day == 9
+    bad = CATALOG.replace("2.45", "-2")
+    with pytest.raises(ValueError, match=r"data row 2: need .* flux > 0"):
+        read_catalog_file(_write(tmp_path, "bad.csv", bad))
+    with pytest.raises(ValueError, match=r"data row 1: date: '2019-13-45:00:00' is not a date"):
+        read_catalog_file(_write(tmp_path, "d.csv", CATALOG.replace("2019-03-04T02", "2019-13-45")))
+    with pytest.raises(ValueError, match="lacks column.s. error"):
+        read_catalog_file(_write(tmp_path, "c.csv", CATALOG.replace(",error,", ",err,")))
+    src = FileSource.open(_write(tmp_path, "ok.csv", CATALOG))
+    with pytest.raises(ValueError, match="'J0000-0000' is not in catalog file .* J1751"):
+        src.catalog("J0000-0000", dt.datetime(2019, 3, 6, tzinfo=dt.timezone.utc), CheckOptions())
+    # asof before any ingestion: the source exists but nothing was in the catalog yet
+    early = CheckOptions(asof=dt.datetime(2019, 3, 5, tzinfo=dt.timezone.utc))
+    with pytest.raises(ValueError, match="none ingested by asof"):
+        src.catalog("J1751+0939", dt.datetime(2019, 3, 6, tzinfo=dt.timezone.utc), early)
+
+
+def test_outputs_feed_relcal_apply_and_the_pipeline(tmp_path):
+    table = read_flux_csv(_write(tmp_path, "flux.csv", NEW))
+    src = FileSource.open(_write(tmp_path, "cat.csv", CATALOG))
+    obs = dt.datetime(2019, 3, 6, 3, 0, tzinfo=dt.timezone.utc)
+    target = EbTarget(
+        "uid___A002_X1.ms",
+        str(tmp_path / "uid___A002_X1.ms"),
+        "J1751+0939",
+        obs,
+        (17, 19),
+        (336.495e9, 338.5e9),
+        table.rows[:2],
+    )
+    opts = CheckOptions(n_mc=2000)
+    cat = src.for_target(target, opts)
+    check = check_eb(target, cat, opts)
+    result = GridfluxResult(checks=(check,), run_at="2026-11-21 14:00:00 UTC")
+    stem = str(tmp_path / "out")
+    paths = write_outputs(result, stem, table, {"uid___A002_X1.ms": cat.measurements})
+    assert paths == output_paths(stem) and all(os.path.getsize(p) > 0 for p in paths.values())
+
+    # the factor file is relcal_apply's contract: vis_factors {abs path: catalog / pipeline}
+    with open(paths["json"]) as fh:
+        rec = json.load(fh)
+    factor = check.comparison.factor
+    assert rec["vis_factors"] == {target.vis: factor}
+    assert resolve_factors((target.vis,), [], paths["json"]) == (factor,)
+    ex = check.extrapolation
+    np.testing.assert_allclose(factor, np.mean(ex.flux / np.array([2.08, 2.07])))
+    assert abs(factor - 1) > 0.05  # the catalog moved: a broken comparison cannot pass
+
+    # updated flux.csv: the amplitude calibrator rows carry the catalog values, the rest is kept
+    new = read_flux_csv(paths["fluxcsv"])
+    assert new.with_uv and len(new.rows) == 3
+    np.testing.assert_allclose([r.flux for r in new.rows[:2]], ex.flux, rtol=1e-12)
+    assert new.rows[0].spix == pytest.approx(ex.spix)
+    assert new.rows[0].note("origin") == "almacal.gridflux_check"
+    assert new.rows[0].note("queried_at") == "2026-11-21 14:00:00 UTC"
+    assert new.rows[2] == table.rows[2]
+    # read back as the pipeline's import_flux does: DictReader, integer field and spw ids,
+    # the whole comment in one column, queried_at as '%Y-%m-%d %H:%M:%S %Z'
+    with open(paths["fluxcsv"], newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["comment"] for r in rows[:2]] == [r.comment for r in new.rows[:2]]
+    assert all("others" not in r for r in rows) and int(rows[0]["field"]) == 0
+    assert [int(r["spw"]) for r in rows] == [r.spw for r in table.rows]
+    stamp = re.search(r"queried_at=(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \w{3})", rows[0]["comment"])
+    assert dt.datetime.strptime(stamp.group(1), "%Y-%m-%d %H:%M:%S %Z").year == 2026
+    assert "field=J1751+0939 intents=AMPLITUDE,BANDPASS " in rows[0]["comment"]
+    assert rec["eb"][0]["used_measurements"][0]["role"] == "flux"
+    assert rec["eb"][0]["catalog"]["origin"] == "file"
+
+
+def test_asof_reproduces_what_the_pipeline_saw(tmp_path):
+    # the measurements 1 d before the observation reached the catalog 10 d after it
+    late = (
+        "J1751+0939,2019-02-26T02:00:00,91.5,2.10,0.05,2019-02-28\n"
+        "J1751+0939,2019-02-26T03:00:00,343.5,1.00,0.05,2019-02-28\n"
+        "J1751+0939,2019-03-05T02:00:00,91.5,2.60,0.05,2019-03-16\n"
+        "J1751+0939,2019-03-05T03:00:00,343.5,1.30,0.05,2019-03-16\n"
+    )
+    src = FileSource.open(_write(tmp_path, "cat.csv", CATALOG.splitlines()[0] + "\n" + late))
+    obs = dt.datetime(2019, 3, 6, 3, 0, tzinfo=dt.timezone.utc)
+    target = EbTarget("x.ms", "", "J1751+0939", obs, (0,), (91.5e9,))
+    then = CheckOptions(n_mc=200, asof=dt.datetime(2019, 3, 8, tzinfo=dt.timezone.utc))
+    now = CheckOptions(n_mc=200)
+    old = check_eb(target, src.for_target(target, then), then).extrapolation
+    new = check_eb(target, src.for_target(target, now), now).extrapolation
+    assert old.flux[0] == pytest.approx(2.10) and old.band3_age_days == pytest.approx(
+        8.04, abs=0.01
+    )
+    assert new.flux[0] == pytest.approx(2.60) and new.band3_age_days == pytest.approx(
+        1.04, abs=0.01
+    )

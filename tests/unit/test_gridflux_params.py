@@ -1,0 +1,91 @@
+"""gridflux_check inputs: one clear error naming the parameter, before anything is read."""
+
+import datetime as dt
+
+import pytest
+
+from almacal.gridflux.params import SERVICE, GridfluxParams
+
+
+@pytest.fixture
+def kw(tmp_path):
+    ms = tmp_path / "ep01.ms"
+    ms.mkdir()
+    (ms / "table.dat").write_bytes(b"")  # what check_vis looks for; nothing is read here
+    return dict(
+        vis=[str(ms)],
+        fluxcsv="",
+        field="",
+        catalog="service",
+        serviceurl=["https://almascience.org/sc/flux", "https://asa.alma.cl/sc/flux"],
+        lightcurveurl=["https://almascience.eso.org/sc/search"],
+        cachedir=str(tmp_path / "cache"),
+        timeout=30.0,
+        window=3.0,
+        maxage=60.0,
+        defaultindex=[-0.7, 0.2],
+        nmc=10000,
+        seed=1,
+        asof="",
+        delays=False,
+        phasecheck=False,
+        outfile=str(tmp_path / "gf"),
+        overwrite=False,
+    )
+
+
+def test_defaults_build(kw):
+    p = GridfluxParams.build(**kw)
+    assert p.catalog == SERVICE and p.service.timeout_s == 30.0
+    assert p.options.window_days == 3.0 and p.options.default_index == (-0.7, 0.2)
+    assert p.service.cache_dir == kw["cachedir"]
+    end_of_day = GridfluxParams.build(**(kw | {"asof": "2019-04-18"})).options.asof
+    assert end_of_day == dt.datetime(2019, 4, 18, 23, 59, 59, 999999, tzinfo=dt.timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "match"),
+    [
+        ({"fluxcsv": "nope.csv"}, FileNotFoundError, "fluxcsv 'nope.csv' does not exist"),
+        ({"catalog": "nope.ecsv"}, FileNotFoundError, "catalog 'nope.ecsv' is neither"),
+        ({"serviceurl": ["ftp://x/sc/flux"]}, ValueError, "serviceurl must list http"),
+        ({"lightcurveurl": []}, ValueError, "lightcurveurl must list http"),
+        ({"timeout": 0.0}, ValueError, "timeout=0.0 must be"),
+        ({"window": float("nan")}, ValueError, "window=nan must be"),
+        ({"maxage": -1.0}, ValueError, "maxage=-1.0 must be"),
+        ({"defaultindex": [-0.7]}, ValueError, "defaultindex must be"),
+        ({"defaultindex": [-0.7, -0.2]}, ValueError, "defaultindex sigma"),
+        ({"nmc": 10}, ValueError, "nmc=10"),
+        ({"seed": -1}, ValueError, "seed=-1"),
+        ({"asof": "last week"}, ValueError, "asof: 'last week' is not a date"),
+        ({"delays": True}, ValueError, "delays=True with catalog='service': .* no ingestion"),
+        ({"vis": ["missing.ms"]}, FileNotFoundError, "vis: measurement set 'missing.ms'"),
+    ],
+)
+def test_bad_value_names_the_parameter(kw, change, error, match):
+    with pytest.raises(error, match=match):
+        GridfluxParams.build(**(kw | change))
+
+
+def test_catalog_file_extension_and_cachedir(kw, tmp_path):
+    txt = tmp_path / "cat.txt"
+    txt.write_text("source,date\n")
+    with pytest.raises(ValueError, match=r"catalog .*cat.txt.*expected an .ecsv or .csv"):
+        GridfluxParams.build(**(kw | {"catalog": str(txt)}))
+    with pytest.raises(ValueError, match="cachedir .* is inside the MS"):
+        GridfluxParams.build(**(kw | {"cachedir": kw["vis"][0] + "/cache"}))
+    with pytest.raises(ValueError, match="cachedir .* exists and is not a directory"):
+        GridfluxParams.build(**(kw | {"cachedir": str(txt)}))
+    # a file catalog needs no URLs
+    csv = tmp_path / "cat.csv"
+    csv.write_text("source,date,frequency,flux,error\n")
+    assert GridfluxParams.build(**(kw | {"catalog": str(csv), "lightcurveurl": []})).catalog
+    # a file can give ingestion dates: delays allowed
+    assert GridfluxParams.build(**(kw | {"catalog": str(csv), "delays": True})).delays
+
+
+def test_existing_output_needs_overwrite(kw, tmp_path):
+    (tmp_path / "gf.json").write_text("{}")
+    with pytest.raises(FileExistsError, match="gf.json"):
+        GridfluxParams.build(**kw)
+    assert GridfluxParams.build(**(kw | {"overwrite": True})).outfile == kw["outfile"]
