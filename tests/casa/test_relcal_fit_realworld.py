@@ -372,9 +372,9 @@ def test_one_pass_sums_equal_the_point_sums(offset_set):
     point, binned, grid = ms_io.read_fit_sums(
         info, index, 4, ch, col, None, uv_edges_lambda(), uv_grid(q_max, 4)
     )
+    # the extra sums in the same pass change neither the point nor the bin sums
     assert np.array_equal(point, ms_io.read_point_sums(info, index, 4, ch, col, None))
-    assert np.array_equal(
-        binned, ms_io.read_binned_sums(info, index, 4, ch, col, None, uv_edges_lambda())
-    )
+    alone = ms_io.read_fit_sums(info, index, 4, ch, col, None, uv_edges_lambda())[1]
+    assert np.array_equal(binned, alone)
     # every unflagged visibility lands in one cell
     np.testing.assert_array_equal(grid[..., G_N].sum(axis=1), point[..., 3].sum(axis=1))

@@ -130,33 +130,7 @@ def read_point_sums(
         calibrator or (n_cal, n_chan) per calibrator (line channels, fitspw='auto').
     Returns (n_cal, n_spw, N_SUMS).
     """
-    out = np.zeros((n_cal, len(channels), N_SUMS))
-    for c in _chunks(info, field_index, channels, column, uvrange):
-        out[:, c.spw_pos] += point_sums(row_sums(c.v_i, c.valid, c.w_i), c.group, n_cal)
-        del c  # before the generator reads the next chunk
-    return out
-
-
-def read_binned_sums(
-    info: MsInfo,
-    field_index: np.ndarray,
-    n_cal: int,
-    channels: dict[int, np.ndarray],
-    column: str,
-    uvrange: UvRange | None,
-    edges_lambda: np.ndarray,
-) -> np.ndarray:
-    """Sums per calibrator, spw and uv-distance bin (edges in wavelengths, per channel).
-
-    Returns (n_cal, n_spw, n_bin, N_BIN_SUMS) (see almacal.relcal.uvmodel).
-    """
-    n_bin = edges_lambda.size - 1
-    out = np.zeros((n_cal, len(channels), n_bin, N_BIN_SUMS))
-    for c in _chunks(info, field_index, channels, column, uvrange, need_uv=True):
-        q = c.uvdist_m[:, None] * (c.freq_hz[None, :] / C_M_S)
-        out[:, c.spw_pos] += bin_sums(c.v_i, c.valid, c.w_i, q, c.group, n_cal, edges_lambda)
-        del c, q
-    return out
+    return read_fit_sums(info, field_index, n_cal, channels, column, uvrange)[0]
 
 
 def read_fit_sums(
@@ -169,9 +143,10 @@ def read_fit_sums(
     edges_lambda: np.ndarray | None = None,
     grid: UvGrid | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """One chunked pass: the point sums (as read_point_sums), and when asked the
-    uv-distance bin sums (as read_binned_sums) and the (u, v) grid sums per
-    calibrator, all spws together: (n_cal, grid.n_cells, N_GRID_SUMS)."""
+    """One chunked pass: the point sums (n_cal, n_spw, N_SUMS), and when asked the
+    uv-distance bin sums (n_cal, n_spw, n_bin, N_BIN_SUMS; edges in wavelengths, per
+    channel; see almacal.relcal.uvmodel) and the (u, v) grid sums per calibrator, all
+    spws together (n_cal, grid.n_cells, N_GRID_SUMS)."""
     n_spw = len(channels)
     point = np.zeros((n_cal, n_spw, N_SUMS))
     binned = None
