@@ -20,6 +20,7 @@ from almacal.io.simulator import (
     post,
     read_layout,
     remove_ms,
+    set_alma_config,
     set_fields_and_times,
     simulator_tool,
     transit_utc_seconds,
@@ -61,22 +62,7 @@ def observe_b2b(
     """
     with measures_tools() as (me, qa), simulator_tool() as sm:
         check_step(sm.open(path), "open", path)
-        check_step(
-            sm.setconfig(
-                telescopename="ALMA",
-                x=list(antennas.x),
-                y=list(antennas.y),
-                z=list(antennas.z),
-                dishdiameter=list(antennas.diameter_m),
-                mount=["ALT-AZ"],
-                antname=list(antenna_names),
-                padname=list(antennas.pad),
-                coordsystem="local",
-                referencelocation=me.observatory("ALMA"),
-            ),
-            "setconfig",
-            path,
-        )
+        set_alma_config(sm, me, antennas, antenna_names, "local", path)
         for band in ("low", "high"):
             for name, freq in zip(spw_names[band], chan_freq_hz[band], strict=True):
                 check_step(

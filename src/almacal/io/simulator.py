@@ -152,22 +152,7 @@ def observe(
     coordsystem = "local" if antennas.coordsys.startswith("LOC") else "global"
     with measures_tools() as (me, qa), simulator_tool() as sm:
         check_step(sm.open(path), "open", path)
-        check_step(
-            sm.setconfig(
-                telescopename="ALMA",
-                x=list(antennas.x),
-                y=list(antennas.y),
-                z=list(antennas.z),
-                dishdiameter=list(antennas.diameter_m),
-                mount=["ALT-AZ"],
-                antname=list(antennas.names),
-                padname=list(antennas.pad),
-                coordsystem=coordsystem,
-                referencelocation=me.observatory("ALMA"),
-            ),
-            "setconfig",
-            path,
-        )
+        set_alma_config(sm, me, antennas, antennas.names, coordsystem, path)
         for name, freq in zip(spw_names, chan_freq_hz, strict=True):
             check_step(
                 sm.setspwindow(
@@ -198,6 +183,28 @@ def observe(
                     "observe",
                     path,
                 )
+
+
+def set_alma_config(
+    sm: Any, me: Any, antennas: Any, names: Sequence[str], coordsystem: str, path: str
+) -> None:
+    """ALMA pads (antennas: x, y, z, diameter_m, pad) named names, ALT-AZ mounts."""
+    check_step(
+        sm.setconfig(
+            telescopename="ALMA",
+            x=list(antennas.x),
+            y=list(antennas.y),
+            z=list(antennas.z),
+            dishdiameter=list(antennas.diameter_m),
+            mount=["ALT-AZ"],
+            antname=list(names),
+            padname=list(antennas.pad),
+            coordsystem=coordsystem,
+            referencelocation=me.observatory("ALMA"),
+        ),
+        "setconfig",
+        path,
+    )
 
 
 def set_fields_and_times(
