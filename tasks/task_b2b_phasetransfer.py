@@ -12,9 +12,9 @@ from almacal.b2b.plot import plot_dgc_phases, plot_residuals
 from almacal.b2b.results import B2BResult, plan_record, write_ecsv
 from almacal.b2b.snr import choose_refant
 from almacal.b2b.structure import B2BStructure, find_structure
+from almacal.casatask.log import casalog
 from almacal.io import b2b_calls as calls
 from almacal.io import b2b_solve, caltables
-from almacal.io.casalog import casalog
 from almacal.outputs import staged, write_json
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from almacal.casatask.log import casalog
 from almacal.gridflux.check import EbCheck, check_eb, run_checks
 from almacal.gridflux.delays import ingestion_delays
 from almacal.gridflux.fluxcsv import read_flux_csv
@@ -12,7 +13,6 @@ from almacal.gridflux.service import ServiceError, utc_stamp
 from almacal.gridflux.sources import FileSource, ServiceSource
 from almacal.gridflux.targets import build_targets, phase_calibrators
 from almacal.io import msmeta
-from almacal.io.casalog import casalog
 
 
 def gridflux_check(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 
+from almacal.casatask.checks import check_vis
+from almacal.casatask.log import casalog
 from almacal.io import caltables
 from almacal.io import ms as ms_io
-from almacal.io.casalog import casalog
-from almacal.relcal.params import check_vis
 from almacal.relcal.rescale_plan import HISTORY_MARK, Rescale, plan_rescales, resolve_factors
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 
+from almacal.casatask.checks import check_vis
+from almacal.casatask.log import casalog
 from almacal.io import ms as ms_io
 from almacal.io import relcal_steps as steps
-from almacal.io.casalog import casalog
 from almacal.io.selfcal import ReadTarget, scratch_directory
-from almacal.relcal.params import FitOptions, RelcalFitParams, check_vis
+from almacal.relcal.params import FitOptions, RelcalFitParams
 from almacal.relcal.results import RelcalResult, write_outputs
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from almacal.io.casalog import casalog
-from almacal.relcal.params import check_vis
+from almacal.casatask.checks import check_vis
+from almacal.casatask.log import casalog
 from almacal.spwcons.inputs import PerSpwFits
 from almacal.spwcons.params import SpwConsistencyParams
 from almacal.spwcons.results import SpwConsistencyResult, write_outputs

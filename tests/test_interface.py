@@ -2,7 +2,7 @@
 
 Needs casatools (validator) and casatasks (task logging), no measurement set. The
 XML is read here with ElementTree on purpose: the oracle must not be the parser
-under test (almacal.taskspec).
+under test (almacal.casatask.spec).
 """
 
 import ast
@@ -85,8 +85,8 @@ class Recorder:
 @pytest.fixture
 def recorded(request):
     """(task built from the real XML with a recording implementation, recorder)."""
-    from almacal.io.casatask import CasaTask
-    from almacal.taskspec import load_spec
+    from almacal.casatask.spec import load_spec
+    from almacal.casatask.task import CasaTask
 
     rec = Recorder()
     return CasaTask(load_spec(request.param), rec), rec
@@ -97,7 +97,7 @@ def recorded(request):
 
 def test_task_list_matches_xml_directory():
     import almacal
-    from almacal.taskspec import task_names
+    from almacal.casatask.spec import task_names
 
     assert TASKS, "no xml/*.xml found"
     assert almacal.__all__ == TASKS == task_names()
@@ -176,7 +176,7 @@ def test_almacal_import_does_not_import_casatools():
     code = (
         "import sys, almacal\n"
         "names = dir(almacal)\n"
-        "from almacal import taskspec\n"
+        "from almacal.casatask import spec as taskspec\n"
         "spec = taskspec.load_spec(almacal.__all__[0])\n"
         "assert 'casatools' not in sys.modules and 'casatasks' not in sys.modules\n"
         "print(sorted(set(names) & set(almacal.__all__)))\n"
@@ -190,7 +190,7 @@ def test_almacal_import_does_not_import_casatools():
 
 def test_module_attribute_is_a_cached_casatask():
     import almacal
-    from almacal.io.casatask import CasaTask
+    from almacal.casatask.task import CasaTask
 
     task = almacal.relcal_fit
     assert isinstance(task, CasaTask) and task is almacal.relcal_fit
@@ -236,7 +236,7 @@ echo_task(vis=['a.ms'], niter=3)
 
 @pytest.fixture
 def echo(tmp_path):
-    from almacal.io.casatask import CasaTask
+    from almacal.casatask.task import CasaTask
 
     xml = tmp_path / "echo_task.xml"
     xml.write_text(TEST_XML)
@@ -437,8 +437,8 @@ def _generated_schema(wrapper, coerce):
 def test_schema_matches_xml_casa_for_every_casatasks_task():
     from casatools.coercetype import coerce
 
-    from almacal.io.casatask import schema_rule
-    from almacal.taskspec import parse_spec
+    from almacal.casatask.spec import parse_spec
+    from almacal.casatask.task import schema_rule
 
     # find casatasks without importing it (its import starts the CASA logger)
     pkg = pathlib.Path(importlib.util.find_spec("casatasks").submodule_search_locations[0])
@@ -460,7 +460,7 @@ def test_schema_matches_xml_casa_for_every_casatasks_task():
 
 def test_casatasks_xml_defaults_match_the_generated_signatures():
     """Defaults of typed parameters (not variant/any, which CASA writes as Python literals)."""
-    from almacal.taskspec import parse_spec
+    from almacal.casatask.spec import parse_spec
 
     pkg = pathlib.Path(importlib.util.find_spec("casatasks").submodule_search_locations[0])
     checked, mismatches = 0, []

@@ -1,7 +1,7 @@
 """almacal: CASA tasks to check and repair ALMA flux scales and high-frequency phases.
 
 Each ``xml/<task>.xml`` is a task, available as ``almacal.<task>`` (a
-``almacal.io.casatask.CasaTask``). The tasks are built on first access (PEP 562),
+``almacal.casatask.task.CasaTask``). The tasks are built on first access (PEP 562),
 so ``import almacal`` does not import casatools; the pure cores can be used and
 tested without CASA.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from almacal.io.casatask import CasaTask
+    from almacal.casatask.task import CasaTask
 
 # One name per xml/*.xml (tests/test_interface.py checks this list against the XML
 # directory); static so that importing almacal reads no files.
@@ -21,8 +21,8 @@ __all__ = ["b2b_phasetransfer", "gridflux_check", "relcal_apply", "relcal_fit", 
 def __getattr__(name: str) -> CasaTask:
     if name not in __all__:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from almacal.io.casatask import CasaTask
-    from almacal.taskspec import load_spec
+    from almacal.casatask.spec import load_spec
+    from almacal.casatask.task import CasaTask
 
     task = CasaTask(load_spec(name))
     globals()[name] = task  # cached: __getattr__ is not consulted again

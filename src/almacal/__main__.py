@@ -7,7 +7,7 @@ import sys
 
 
 def _task_list() -> str:
-    from almacal.taskspec import load_spec, task_names
+    from almacal.casatask.spec import load_spec, task_names
 
     return "\n".join(f"  {n:<18} {load_spec(n).shortdescription}" for n in task_names())
 

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping
+import shutil
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
+
+from almacal.casatask.log import casalog
 
 
 def json_safe(obj: Any) -> Any:
@@ -34,45 +37,39 @@ def write_json(path: str, record: Mapping[str, Any]) -> None:
         json.dump(json_safe(dict(record)), fh, indent=1)
 
 
+def temporary_name(path: str) -> str:
+    """The hidden temporary name a product is written under, next to its final path.
+
+    It keeps the final extension: some writers choose their format from it.
+    """
+    head, name = os.path.split(path)
+    stem, ext = os.path.splitext(name)
+    return os.path.join(head or ".", f".{stem}.tmp{os.getpid()}{ext}")
+
+
+def remove_path(path: str) -> None:
+    """Remove a file or a directory tree (an MS, a caltable); nothing if absent."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        os.remove(path)
+
+
 @contextmanager
 def staged(paths: Mapping[str, str]) -> Iterator[dict[str, str]]:
     """Temporary names next to each final path; all renamed on success, removed on failure.
 
-    The temporary names keep the final extension: some writers choose their
-    format from it.
+    A product may be a file or a directory (a caltable, a split MS). A final path
+    that exists is replaced (the caller checked overwrite) with a warning.
     """
-    tmp = {}
-    for key, path in paths.items():
-        head, name = os.path.split(path)
-        stem, ext = os.path.splitext(name)
-        tmp[key] = os.path.join(head or ".", f".{stem}.tmp{os.getpid()}{ext}")
+    tmp = {key: temporary_name(path) for key, path in paths.items()}
     try:
         yield tmp
         for key, path in paths.items():
+            if os.path.isdir(path) and not os.path.islink(path):
+                casalog.post("Replacing %s" % path, "WARN")
+                shutil.rmtree(path)
             os.replace(tmp[key], path)
     finally:
         for t in tmp.values():
-            if os.path.exists(t):
-                os.remove(t)
-
-
-def check_outfile(
-    outfile: str, overwrite: bool, paths_of: Callable[[str], Mapping[str, str]]
-) -> str:
-    """The absolute output stem ('' for none), checked before any work starts.
-
-    paths_of(stem) gives the files a task writes for that stem; existing ones are
-    refused unless overwrite.
-    """
-    if not outfile.strip():
-        return ""
-    stem = os.path.abspath(os.path.expanduser(outfile))
-    parent = os.path.dirname(stem)
-    if not os.path.isdir(parent):
-        raise FileNotFoundError(f"outfile {outfile!r}: directory {parent!r} does not exist")
-    existing = [p for p in paths_of(stem).values() if os.path.exists(p)]
-    if existing and not overwrite:
-        raise FileExistsError(
-            f"outfile {outfile!r}: {', '.join(existing)} exist; set overwrite=True to replace"
-        )
-    return stem
+            remove_path(t)

@@ -51,7 +51,7 @@ ECHO_IMPL = '''
 import json
 import pathlib
 
-from almacal.io.casatask import CasaTask
+from almacal.casatask.task import CasaTask
 
 
 def _echo(vis, mode, niter, scale, outfile):
@@ -197,7 +197,7 @@ def _inp_value(text, name):
 
 
 def test_inp_lists_the_real_task_with_its_xml_defaults(session):
-    from almacal.taskspec import load_spec
+    from almacal.casatask.spec import load_spec
 
     text = session["inp_real"]
     assert re.search(r"CASA <\d+>: # relcal_fit -- Relative flux calibration", text)
@@ -239,7 +239,7 @@ def test_tasks_are_registered_builtins(session):
 
 def test_taskhelp_lists_the_almacal_tasks_once(session):
     import almacal
-    from almacal.taskspec import load_spec
+    from almacal.casatask.spec import load_spec
 
     extra = session["taskhelp"].split("Extra tasks", 1)[1]
     assert len(almacal.__all__) == 5

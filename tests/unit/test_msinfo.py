@@ -3,14 +3,14 @@
 import numpy as np
 import pytest
 
-from almacal.msinfo import MsInfo
+from almacal.msinfo import FieldInfo, MsInfo, SpwInfo
 
 
 def _info(**kw):
     base = dict(
         path="x.ms",
-        field_names=("SMM9", "SMM4", "SMM9"),
-        chan_freq_hz=(np.array([3.4e11]),),
+        fields=tuple(FieldInfo(i, n) for i, n in enumerate(("SMM9", "SMM4", "SMM9"))),
+        spws=(SpwInfo(0, np.array([3.4e11])),),
         ddid_spw=np.array([0]),
         ddid_pol=np.array([0]),
         corr_types=(np.array([9, 10, 11, 12]), np.array([10, 11]), np.array([5, 8])),

@@ -7,12 +7,11 @@ import math
 import os
 from dataclasses import dataclass
 
+from almacal.casatask.checks import check_outfile, check_vis
 from almacal.gridflux.catalog import parse_date
 from almacal.gridflux.check import CheckOptions
 from almacal.gridflux.results import output_paths
 from almacal.gridflux.service import ServiceConfig
-from almacal.outputs import check_outfile
-from almacal.relcal.params import check_vis
 
 SERVICE = "service"
 

@@ -27,9 +27,9 @@ from almacal.b2b.transfer import (
     refuse_linearpd_spwmap,
     scaled_solutions,
 )
+from almacal.casatask.log import casalog
 from almacal.io import b2b_calls as calls
 from almacal.io import caltables
-from almacal.io.casalog import casalog
 
 
 @dataclass

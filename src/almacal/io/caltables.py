@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 
-from almacal.io.casalog import casalog
+from almacal.casatask.log import casalog
 
 
 def _casatasks():

@@ -2,92 +2,30 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
+from almacal.io.msinfo import read_ms_info
+from almacal.io.tables import CHUNK_BYTES, casatools, opened_table
 from almacal.msinfo import MsInfo
 from almacal.relcal.fluxfit import N_SUMS, point_sums, row_sums, stokes_i, stokes_i_weight
 from almacal.relcal.uvgrid import N_GRID_SUMS, UvGrid, grid_sums
 from almacal.relcal.uvmodel import N_BIN_SUMS, bin_sums
 from almacal.uvrange import C_M_S, UvRange
 
-# ~64 MB of complex128 visibilities per chunk. casatools' getcolslice briefly needs
-# ~3x its output, so peak memory is ~250 MB over CASA's own, whatever the MS size.
-CHUNK_BYTES = 64 * 2**20
-
-
-@contextmanager
-def opened_table(path: str, query: str | None = None) -> Iterator:
-    """A read-only casatools table, optionally restricted by a TaQL where-clause."""
-    import casatools
-
-    tb = casatools.table()
-    tb.open(path, nomodify=True)
-    sub = None
-    try:
-        if query is None:
-            yield tb
-        else:
-            sub = tb.query(query)
-            yield sub
-    finally:
-        if sub is not None:
-            sub.close()
-        tb.close()
-
 
 def read_info(path: str) -> MsInfo:
-    """Subtable metadata of an MS; raises ValueError naming vis if it is not an MS."""
-    try:
-        with opened_table(os.path.join(path, "FIELD")) as tb:
-            field_names = tuple(str(n) for n in tb.getcol("NAME"))
-        with opened_table(os.path.join(path, "SPECTRAL_WINDOW")) as tb:
-            chan_freq = tuple(
-                np.asarray(tb.getcell("CHAN_FREQ", r), dtype=float) for r in range(tb.nrows())
-            )
-        with opened_table(os.path.join(path, "DATA_DESCRIPTION")) as tb:
-            ddid_spw = np.asarray(tb.getcol("SPECTRAL_WINDOW_ID"), dtype=int)
-            ddid_pol = np.asarray(tb.getcol("POLARIZATION_ID"), dtype=int)
-        with opened_table(os.path.join(path, "POLARIZATION")) as tb:
-            corr = tuple(np.asarray(tb.getcell("CORR_TYPE", r)) for r in range(tb.nrows()))
-        with opened_table(os.path.join(path, "OBSERVATION")) as tb:
-            tr = np.asarray(tb.getcol("TIME_RANGE"), dtype=float)
-        with opened_table(path) as tb:
-            columns = frozenset(tb.colnames())
-            has_ws = (
-                "WEIGHT_SPECTRUM" in columns
-                and tb.nrows() > 0
-                and bool(tb.iscelldefined("WEIGHT_SPECTRUM", 0))
-            )
-            start = (
-                float(tr[0].min()) if tr.size and tr[0].min() > 0 else float(tb.getcell("TIME", 0))
-            )
-    except RuntimeError as exc:
-        raise ValueError(f"vis {path!r} is not a readable measurement set: {exc}") from exc
-    return MsInfo(
-        path=path,
-        field_names=field_names,
-        chan_freq_hz=chan_freq,
-        ddid_spw=ddid_spw,
-        ddid_pol=ddid_pol,
-        corr_types=corr,
-        columns=columns,
-        has_weight_spectrum=has_ws,
-        start_mjd_s=start,
-    )
+    """The MS model (almacal.io.msinfo); ValueError naming vis if it is not an MS."""
+    return read_ms_info(path)
 
 
 def select_channels(info: MsInfo, spw: str) -> dict[int, np.ndarray]:
     """CASA spw selection -> {spw id: (n_chan,) bool channel mask}; ValueError naming spw."""
-    import casatools
-
     if not spw.strip():
         return {int(s): np.ones(info.chan_freq_hz[s].size, bool) for s in np.unique(info.ddid_spw)}
-    ms = casatools.ms()
+    ms = casatools().ms()
     try:
         sel = ms.msseltoindex(vis=info.path, spw=spw)
     except RuntimeError as exc:

@@ -11,8 +11,8 @@ import time
 
 import numpy as np
 
+from almacal.casatask.log import casalog
 from almacal.io import ms as ms_io
-from almacal.io.casalog import casalog
 from almacal.io.selfcal import ReadTarget, selfcal_ms
 from almacal.relcal.fluxfit import N_SUMS, SUM_W, PointFit
 from almacal.relcal.linefree import line_masks

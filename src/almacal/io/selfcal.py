@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from almacal.casatask.log import casalog
 from almacal.io import ms as ms_io
-from almacal.io.casalog import casalog
 from almacal.msinfo import MsInfo
 from almacal.relcal.fluxfit import fit_point
 from almacal.relcal.selfcal_plan import central_antenna, phase_rms_deg, spw_map

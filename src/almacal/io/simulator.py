@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import casatools
 import numpy as np
 
-from almacal.io.casalog import casalog
+from almacal.casatask.log import casalog
 
 if TYPE_CHECKING:
     from almacal.simulate import AntennaConfig, FieldModel, ScanPlan

@@ -2,37 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from almacal.casatask.checks import check_outfile, split_names
 from almacal.msinfo import MsInfo
-from almacal.outputs import check_outfile
 from almacal.relcal.results import Epoch, output_paths
 from almacal.relcal.selfcal_plan import DEFAULT_SOLINTS, parse_solints
 from almacal.uvrange import UvRange, parse_uvrange
-
-
-def check_vis(vis: list[str], param: str = "vis") -> tuple[str, ...]:
-    """Absolute paths of existing MSs; FileNotFoundError/ValueError naming the parameter."""
-    if not vis or any(not v.strip() for v in vis):
-        raise ValueError(f"{param} must list one or more measurement sets, got {vis!r}")
-    paths = tuple(os.path.abspath(os.path.expanduser(v)) for v in vis)
-    for given, p in zip(vis, paths, strict=True):
-        if not os.path.exists(p):
-            raise FileNotFoundError(f"{param}: measurement set {given!r} does not exist")
-        if not (os.path.isdir(p) and os.path.isfile(os.path.join(p, "table.dat"))):
-            raise ValueError(f"{param}: {given!r} is not a measurement set (no table.dat)")
-    dup = {p for p in paths if paths.count(p) > 1}
-    if dup:
-        raise ValueError(f"{param} lists the same measurement set twice: {sorted(dup)}")
-    return paths
-
-
-def split_names(values: list[str]) -> tuple[str, ...]:
-    """['a,b', 'c'] -> ('a', 'b', 'c'): CASA users write lists and comma strings."""
-    return tuple(s.strip() for v in values for s in v.split(",") if s.strip())
 
 
 @dataclass(frozen=True)

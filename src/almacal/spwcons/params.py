@@ -6,8 +6,7 @@ import os
 import re
 from dataclasses import dataclass
 
-from almacal.outputs import check_outfile
-from almacal.relcal.params import split_names
+from almacal.casatask.checks import check_outfile, split_names
 from almacal.spwcons.results import output_paths
 
 # Parameters that only mean something when spwconsistency runs relcal_fit itself.

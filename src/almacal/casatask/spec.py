@@ -2,7 +2,7 @@
 
 Pure: no casatools. ``xml/<task>.xml`` is the one source of truth for a task's
 parameter names, order, types, defaults, allowed values and documentation;
-``almacal.io.casatask`` turns a :class:`TaskSpec` into a callable CASA task.
+``almacal.casatask.task`` turns a :class:`TaskSpec` into a callable CASA task.
 
 Defaults become Python values the way xml-casa writes them into the generated
 wrappers: ``bool`` 'True'/'False' -> bool, ``int`` -> int, ``double`` -> float,

@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from almacal.taskspec import ParamSpec, TaskSpec, parse_spec
+from almacal.casatask.spec import ParamSpec, TaskSpec, parse_spec
 
 # Marker that casashell's load_tasks.py puts in the prompt's global namespace;
 # casashell.private.stack_manip.find_frame looks for the same name.

@@ -1,0 +1,71 @@
+"""The one skeleton every almacal task runs through:
+
+    params -> products -> read -> compute -> write -> record
+
+1. ``params(args)`` checks every argument and raises a ValueError (or
+   FileNotFoundError / FileExistsError) naming the parameter and the value
+   before any work starts;
+2. ``products(params)`` names every output the run will create (files, caltables,
+   MSs), already checked: their directories exist and they are not there unless
+   overwrite was asked;
+3. ``read(params)`` reads what the computation needs (MsInfo, per-MS sums, tables);
+4. ``compute(params, data, staged)`` is the science; CASA steps that make products
+   (gaincal tables, split MSs) write them under the temporary names in ``staged``;
+5. ``write(params, data, result, staged)`` writes the remaining products under
+   their temporary names and, last, anything that changes an input MS;
+6. every product is renamed into place together (almacal.outputs.staged), or
+   removed when a step failed; the result's ``to_record()`` is what the task
+   returns.
+
+A pipeline stage calls the same steps with its own products (its weblog directory).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol, TypeVar
+
+from almacal.casatask.log import casalog
+from almacal.outputs import staged
+
+
+class Result(Protocol):
+    """A task's typed result: frozen, and turned into the plain dict CASA users get."""
+
+    def to_record(self) -> dict[str, Any]: ...
+
+
+P = TypeVar("P")
+D = TypeVar("D")
+R = TypeVar("R", bound=Result)
+
+
+class TaskSteps(Protocol[P, D, R]):
+    """What a task provides to run_task (see the module docstring)."""
+
+    name: str
+
+    def params(self, args: dict[str, Any]) -> P: ...
+
+    def products(self, params: P) -> Mapping[str, str]: ...
+
+    def read(self, params: P) -> D: ...
+
+    def compute(self, params: P, data: D, staged: Mapping[str, str]) -> R: ...
+
+    def write(self, params: P, data: D, result: R, staged: Mapping[str, str]) -> None: ...
+
+    def report(self, result: R) -> None: ...
+
+
+def run_task(steps: TaskSteps[P, D, R], args: Mapping[str, Any]) -> dict[str, Any]:
+    """Run a task's steps on the task's arguments (the XML parameters by name)."""
+    casalog.origin(steps.name)
+    params = steps.params(dict(args))
+    with staged(steps.products(params)) as tmp:
+        data = steps.read(params)
+        result = steps.compute(params, data, tmp)
+        steps.write(params, data, result, tmp)
+    casalog.origin(steps.name)  # a nested task (spwconsistency -> relcal_fit) may change it
+    steps.report(result)
+    return result.to_record()
