@@ -191,17 +191,8 @@ def _default(value: ET.Element | None, type_: str, where: str) -> Any:
     return convert_scalar(None if value is None else value.text, type_, where=where)
 
 
-def _parse_param(elem: ET.Element, task: str) -> ParamSpec:
-    name = elem.get("name")
-    type_ = _ALIASES.get(elem.get("type", ""), elem.get("type", ""))
-    where = f"task {task!r}"
-    if not name:
-        raise ValueError(f"{where}: a <param> has no name")
-    where = f"task {task!r} parameter {name!r}"
-    if type_ not in PARAM_TYPES:
-        raise ValueError(
-            f"{where}: type {type_!r} is not supported; expected one of {', '.join(PARAM_TYPES)}"
-        )
+def _parse_types(elem: ET.Element, where: str) -> tuple[str, ...]:
+    """The <type> children, which override the param's type for validation."""
     types = tuple(
         _ALIASES.get(t, t) for t in ((c.text or "").strip() for c in _children(elem, "type"))
     )
@@ -211,48 +202,64 @@ def _parse_param(elem: ET.Element, task: str) -> ParamSpec:
                 f"{where}: <type>{t}</type> is not supported; "
                 f"expected one of {', '.join(_TYPE_CHILDREN)}"
             )
-    default = _default(_child(elem, "value"), type_, where)
+    return types
 
-    allowed: tuple[Any, ...] = ()
-    minimum = maximum = None
-    ignorecase = False
-    allowed_elem = _child(elem, "allowed")
-    if allowed_elem is not None:
-        kind = allowed_elem.get("kind", "enum")
-        value_type = _VECTOR_ELEMENT.get(type_, type_)
-        if value_type in ("variant", "any"):
-            value_type = "string"
-        values = _children(allowed_elem, "value")
-        if kind == "enum":
-            allowed = tuple(convert_scalar(v.text, value_type, where=where) for v in values)
-            ignorecase = _flag(allowed_elem, "ignorecase")
-        elif kind == "range":
-            for v in values:
-                bound = convert_scalar(
-                    v.text, value_type if value_type == "int" else "double", where=where
-                )
-                if v.get("range") == "min":
-                    minimum = bound
-                elif v.get("range") == "max":
-                    maximum = bound
-        else:
-            raise ValueError(
-                f"{where}: <allowed kind={kind!r}> is not supported; expected enum or range"
-            )
 
+@dataclass(frozen=True)
+class _Allowed:
+    values: tuple[Any, ...] = ()
+    minimum: Any = None
+    maximum: Any = None
+    ignorecase: bool = False
+
+
+def _parse_allowed(elem: ET.Element | None, type_: str, where: str) -> _Allowed:
+    """<allowed kind="enum"> values or <allowed kind="range"> bounds."""
+    if elem is None:
+        return _Allowed()
+    kind = elem.get("kind", "enum")
+    value_type = _VECTOR_ELEMENT.get(type_, type_)
+    if value_type in ("variant", "any"):
+        value_type = "string"
+    values = _children(elem, "value")
+    if kind == "enum":
+        return _Allowed(
+            values=tuple(convert_scalar(v.text, value_type, where=where) for v in values),
+            ignorecase=_flag(elem, "ignorecase"),
+        )
+    if kind != "range":
+        raise ValueError(
+            f"{where}: <allowed kind={kind!r}> is not supported; expected enum or range"
+        )
+    bound_type = value_type if value_type == "int" else "double"
+    bounds = {v.get("range"): convert_scalar(v.text, bound_type, where=where) for v in values}
+    return _Allowed(minimum=bounds.get("min"), maximum=bounds.get("max"))
+
+
+def _parse_param(elem: ET.Element, task: str) -> ParamSpec:
+    name = elem.get("name")
+    type_ = _ALIASES.get(elem.get("type", ""), elem.get("type", ""))
+    if not name:
+        raise ValueError(f"task {task!r}: a <param> has no name")
+    where = f"task {task!r} parameter {name!r}"
+    if type_ not in PARAM_TYPES:
+        raise ValueError(
+            f"{where}: type {type_!r} is not supported; expected one of {', '.join(PARAM_TYPES)}"
+        )
+    allowed = _parse_allowed(_child(elem, "allowed"), type_, where)
     return ParamSpec(
         name=name,
         type=type_,
-        default=default,
-        allowed=allowed,
+        default=_default(_child(elem, "value"), type_, where),
+        allowed=allowed.values,
         mustexist=_flag(elem, "mustexist"),
         shortdescription=" ".join(_text(_child(elem, "shortdescription")).split()),
         description=_text(_child(elem, "description")),
-        minimum=minimum,
-        maximum=maximum,
-        ignorecase=ignorecase,
+        minimum=allowed.minimum,
+        maximum=allowed.maximum,
+        ignorecase=allowed.ignorecase,
         subparam=_flag(elem, "subparam"),
-        types=types,
+        types=_parse_types(elem, where),
     )
 
 

@@ -98,39 +98,40 @@ def schema_rule(param: ParamSpec, coerce: Any) -> dict[str, Any]:
     return rule
 
 
+# type -> (cerberus type, coerce function names) as xml-casa generates them; for
+# path types the first cerberus type is the one with mustexist.
+_TYPE_RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "string": (("cStr",), ("to_str",)),
+    "bool": (("cBool",), ()),
+    "int": (("cInt",), ()),
+    "double": (("cFloat",), ("to_float",)),
+    "path": (("cReqPath", "cPath"), ("expand_path",)),
+    "stringVec": (("cStrVec",), ("to_list", "to_strvec")),
+    "intVec": (("cIntVec",), ("to_list", "to_intvec")),
+    "doubleVec": (("cFloatVec",), ("to_list", "to_floatvec")),
+    "boolVec": (("cBoolVec",), ("to_list", "to_boolvec")),
+    "pathVec": (("cReqPathVec", "cPathVec"), ("to_list", "expand_pathvec")),
+    "intArray": (("cIntArray",), ("to_intarray",)),
+    "doubleArray": (("cFloatArray",), ("to_floatarray",)),
+    "variant": (("cVariant",), ("to_variant",)),
+    "any": (("cVariant",), ("to_variant",)),
+    "record": (("cDict",), ()),
+}
+# xml-casa writes a single coerce function bare, a chain as a list (except for these)
+_COERCE_AS_LIST = ("intArray", "doubleArray", "variant", "any")
+
+
 def _type_rule(type_: str, mustexist: bool, coerce: Any) -> dict[str, Any]:
-    if type_ == "string":
-        return {"type": "cStr", "coerce": coerce.to_str}
-    if type_ == "bool":
-        return {"type": "cBool"}
-    if type_ == "int":
-        return {"type": "cInt"}
-    if type_ == "double":
-        return {"type": "cFloat", "coerce": coerce.to_float}
-    if type_ == "path":
-        return {"type": "cReqPath" if mustexist else "cPath", "coerce": coerce.expand_path}
-    if type_ == "stringVec":
-        return {"type": "cStrVec", "coerce": [coerce.to_list, coerce.to_strvec]}
-    if type_ == "intVec":
-        return {"type": "cIntVec", "coerce": [coerce.to_list, coerce.to_intvec]}
-    if type_ == "doubleVec":
-        return {"type": "cFloatVec", "coerce": [coerce.to_list, coerce.to_floatvec]}
-    if type_ == "boolVec":
-        return {"type": "cBoolVec", "coerce": [coerce.to_list, coerce.to_boolvec]}
-    if type_ == "pathVec":
-        return {
-            "type": "cReqPathVec" if mustexist else "cPathVec",
-            "coerce": [coerce.to_list, coerce.expand_pathvec],
-        }
-    if type_ == "intArray":
-        return {"type": "cIntArray", "coerce": [coerce.to_intarray]}
-    if type_ == "doubleArray":
-        return {"type": "cFloatArray", "coerce": [coerce.to_floatarray]}
-    if type_ in ("variant", "any"):
-        return {"type": "cVariant", "coerce": [coerce.to_variant]}
-    if type_ == "record":
-        return {"type": "cDict"}
-    raise ValueError(f"parameter type {type_!r} has no validator rule")
+    if type_ not in _TYPE_RULES:
+        raise ValueError(f"parameter type {type_!r} has no validator rule")
+    kinds, functions = _TYPE_RULES[type_]
+    rule: dict[str, Any] = {"type": kinds[0] if mustexist or len(kinds) == 1 else kinds[1]}
+    chain = [getattr(coerce, f) for f in functions]
+    if len(chain) == 1 and type_ not in _COERCE_AS_LIST:
+        rule["coerce"] = chain[0]
+    elif chain:
+        rule["coerce"] = chain
+    return rule
 
 
 def expected_text(param: ParamSpec) -> str:
@@ -189,6 +190,26 @@ def _literal_repr(value: Any) -> str:
     return text
 
 
+def _param_doc(p: ParamSpec, width: int) -> list[str]:
+    """A parameter's lines in help(): name, short description, facts, description."""
+    indent = " " * (width + 1)
+    facts = f"{p.type}, default {p.default!r}"
+    if p.allowed:
+        facts += "; allowed: " + ", ".join(repr(v) for v in p.allowed)
+    if p.minimum is not None or p.maximum is not None:
+        facts += f"; range: [{p.minimum if p.minimum is not None else ''}, "
+        facts += f"{p.maximum if p.maximum is not None else ''}]"
+    if p.mustexist:
+        facts += "; must exist"
+    lines = [f"{p.name:<{width}} {p.shortdescription}", indent + facts]
+    if p.description and p.description != p.shortdescription:
+        for para in p.description.splitlines():
+            lines += textwrap.wrap(para, 78, initial_indent=indent, subsequent_indent=indent) or [
+                ""
+            ]
+    return lines
+
+
 def render_doc(spec: TaskSpec) -> str:
     """help() text of a task, built from its XML."""
     width = max([len(p.name) for p in spec.params] + [10])
@@ -196,23 +217,8 @@ def render_doc(spec: TaskSpec) -> str:
     if spec.description:
         lines += [spec.description, ""]
     lines += ["--------- parameter descriptions " + "-" * 45, ""]
-    indent = " " * (width + 1)
     for p in spec.params:
-        lines.append(f"{p.name:<{width}} {p.shortdescription}")
-        facts = f"{p.type}, default {p.default!r}"
-        if p.allowed:
-            facts += "; allowed: " + ", ".join(repr(v) for v in p.allowed)
-        if p.minimum is not None or p.maximum is not None:
-            facts += f"; range: [{p.minimum if p.minimum is not None else ''}, "
-            facts += f"{p.maximum if p.maximum is not None else ''}]"
-        if p.mustexist:
-            facts += "; must exist"
-        lines.append(indent + facts)
-        if p.description and p.description != p.shortdescription:
-            for para in p.description.splitlines():
-                lines += textwrap.wrap(
-                    para, 78, initial_indent=indent, subsequent_indent=indent
-                ) or [""]
+        lines += _param_doc(p, width)
     if spec.returns:
         lines += ["", "--------- returns " + "-" * 60, "", spec.returns]
     if spec.example:
