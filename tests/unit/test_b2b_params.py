@@ -63,9 +63,9 @@ def test_default_names_follow_the_vis_stem(tmp_path):
     assert p.outputs()["json"] == str(tmp_path / "obs.b2b.json")
     (tmp_path / "obs.b2b.json").write_text("{}")
     with pytest.raises(FileExistsError, match="outputs exist"):
-        p.check_outputs()
+        p.products()
     bad = B2BParams.from_task_args(
         **(DEFAULTS | {"mode": "transfer", "vis": str(ms), "outfile": str(tmp_path / "no/x")})
     )
     with pytest.raises(FileNotFoundError, match="outfile=.*does not exist"):
-        bad.check_outputs()
+        bad.products()

@@ -1,19 +1,26 @@
 """Structure finding, spw mapping and DGC blocks from synthetic scan lists."""
 
+import numpy as np
 import pytest
 
 from almacal.b2b.blocks import group_blocks
-from almacal.b2b.structure import ScanInfo, SpwInfo, find_structure, split_bands
+from almacal.b2b.structure import find_structure, split_bands
+from almacal.msinfo import ScanInfo, SpwInfo
+
+
+def _spw(spw: int, centre_hz: float, bbc: int) -> SpwInfo:
+    return SpwInfo(spw, np.array([centre_hz]), bbc_no=bbc)
+
 
 LOW = (0, 1, 2, 3)
 HIGH = (4, 5, 6, 7)
 SPWS = [
     *(
-        SpwInfo(s, f * 1e9, s + 1)
+        _spw(s, f * 1e9, s + 1)
         for s, f in zip(LOW, (81.083, 90.048, 100.830, 102.041), strict=True)
     ),
     *(
-        SpwInfo(s, f * 1e9, s - 3)
+        _spw(s, f * 1e9, s - 3)
         for s, f in zip(HIGH, (278.013, 279.971, 290.013, 291.971), strict=True)
     ),
 ]
@@ -92,7 +99,7 @@ def test_missing_dgc_scans_is_an_error():
 
 def test_no_low_frequency_spws_is_an_error():
     with pytest.raises(ValueError, match="no low-frequency spws"):
-        split_bands([SpwInfo(s, (280 + s) * 1e9, 1) for s in range(4)])
+        split_bands([_spw(s, (280 + s) * 1e9, 1) for s in range(4)])
 
 
 def test_user_spwmap_and_frequency_order_fallback():
@@ -100,7 +107,7 @@ def test_user_spwmap_and_frequency_order_fallback():
     assert st.spwmap == {4: 3, 5: 2, 6: 1, 7: 0}
     with pytest.raises(ValueError, match="not a low-frequency spw"):
         find_structure(_scans(), SPWS, spwmap=[0, 1, 2, 3, 4, 5, 6, 7])
-    no_bbc = [SpwInfo(s.spw, s.centre_hz, 0) for s in SPWS]
+    no_bbc = [_spw(s.id, s.centre_hz, 0) for s in SPWS]
     st = find_structure(_scans(), no_bbc)
     assert st.spwmap == {4: 0, 5: 1, 6: 2, 7: 3}
     assert any("frequency order" in n for n in st.notes)
