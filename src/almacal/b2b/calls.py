@@ -100,35 +100,23 @@ def gaincal_common(vis: str, refant: str, minsnr: float) -> dict[str, Any]:
     return {"vis": vis, "calmode": "p", "gaintype": "G", "refant": refant, "minsnr": minsnr}
 
 
-def dgc_low_gaincal(
-    st: B2BStructure, caltable: str, *, combine_spw: bool, common: Mapping[str, Any]
-) -> dict[str, Any]:
-    """One phase solution per low-frequency DGC scan."""
-    return {
-        "caltable": caltable,
-        "field": st.dgc_field,
-        "spw": _csv(st.low_spws),
-        "scan": _csv(st.dgc_low_scans),
-        "solint": "inf",
-        "combine": "spw" if combine_spw else "",
-        **common,
-    }
-
-
-def phasecal_gaincal(
-    st: B2BStructure,
+def low_gaincal(
     caltable: str,
     *,
+    field: str,
+    spws: Sequence[int],
+    scans: Sequence[int],
     solint: str,
     combine_spw: bool,
     common: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """The phase calibrator's low-frequency phases at the user's solint."""
+    """Low-frequency phases of one field: the DGC source per scan (solint='inf'), the
+    phase calibrator at the user's solint."""
     return {
         "caltable": caltable,
-        "field": st.phasecal,
-        "spw": _csv(st.low_spws),
-        "scan": _csv(st.phasecal_scans),
+        "field": field,
+        "spw": _csv(spws),
+        "scan": _csv(scans),
         "solint": solint,
         "combine": "spw" if combine_spw else "",
         **common,

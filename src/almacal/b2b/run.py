@@ -50,12 +50,12 @@ def transfer(
     """Solve and diagnose (tables: where CASA writes each caltable). The applycal that
     apply() makes later is in the result's calls when p.doapply."""
     setup = set_up(p, info, casa, log)
-    calls = CallLog(parse_casa_version(casa.casa_version()))
-    solved = solve(p, setup, casa, calls, tables, log)
+    session = Session(casa, CallLog(parse_casa_version(casa.casa_version())), tables, log)
+    solved = solve(p, setup, session)
     diagnostics, dgc_phases = diagnose(setup, solved, casa)
     if p.doapply:
-        calls.record("applycal", **args.target_applycal(p.vis, setup.structure, tables))
-    return _result(p, setup, calls, tables, diagnostics, dgc_phases)
+        session.calls.record("applycal", **args.target_applycal(p.vis, setup.structure, tables))
+    return _result(p, setup, session, diagnostics, dgc_phases)
 
 
 def set_up(p: B2BParams, info: MsInfo, casa: CasaCalls, log: LogSink) -> Setup:
@@ -72,6 +72,8 @@ def set_up(p: B2BParams, info: MsInfo, casa: CasaCalls, log: LogSink) -> Setup:
         blockgap=p.blockgap,
     )
     refant = choose_refant(info.antenna_names, info.antenna_itrf_m, p.refant)
+    # The diagnostics' elevations need J2000 positions: a field in another frame is
+    # refused here rather than after the gaincal calls.
     field_radec_deg(info, st.dgc_field)
     field_radec_deg(info, st.targets[0])
     check_unflagged(casa, info, st)
@@ -144,53 +146,61 @@ def structure_summary(vis: str, st: B2BStructure, refant: str) -> str:
     )
 
 
-def solve(
-    p: B2BParams,
-    setup: Setup,
-    casa: CasaCalls,
-    calls: CallLog,
-    tables: Mapping[str, str],
-    log: LogSink,
-) -> TransferSolutions:
+@dataclass(frozen=True)
+class Session:
+    """The CASA side of one run: the calls, their log, where each caltable goes (the
+    task's temporary names) and the logger."""
+
+    casa: CasaCalls
+    calls: CallLog
+    tables: Mapping[str, str]
+    log: LogSink
+
+    def gaincal(self, **kwargs: Any) -> None:
+        self.calls.run("gaincal", self.casa.gaincal, **kwargs)
+
+
+def solve(p: B2BParams, setup: Setup, s: Session) -> TransferSolutions:
     """gaincal of the low DGC scans and the phase calibrator, their scaled tables, then
     gaincal of each block's band offset through the scaled DGC table."""
     common = args.gaincal_common(p.vis, setup.refant, p.minsnr)
-    dgc_low, pc = solve_low(p, setup, casa, calls, tables, log, common)
+    dgc_low, pc = solve_low(p, setup, s, common)
     source, ratio = spw_sources(setup.structure, setup.combine_spw, dgc_low)
-    u_dgc = write_scaled_tables(setup, casa, tables, (dgc_low, pc), source, ratio)
-    offsets = solve_offsets(setup, casa, calls, tables, log, common)
+    u_dgc = write_scaled_tables(setup, s, (dgc_low, pc), source, ratio)
+    offsets = solve_offsets(setup, s, common)
     return TransferSolutions(dgc_low, u_dgc, pc, offsets, source, ratio)
 
 
 def solve_low(
-    p: B2BParams,
-    setup: Setup,
-    casa: CasaCalls,
-    calls: CallLog,
-    tables: Mapping[str, str],
-    log: LogSink,
-    common: Mapping[str, Any],
+    p: B2BParams, setup: Setup, s: Session, common: Mapping[str, Any]
 ) -> tuple[PhaseSolutions, PhaseSolutions]:
     """(DGC, phase calibrator) low-frequency solutions: per DGC scan, and at solint."""
-    st, combine_spw = setup.structure, setup.combine_spw
-    log.post("Solving per-scan phases of %d low-frequency DGC scans" % len(st.dgc_low_scans))
-    kw = args.dgc_low_gaincal(st, tables["dgc_low"], combine_spw=combine_spw, common=common)
-    calls.run("gaincal", casa.gaincal, **kw)
-    log.post(
-        "Solving phase-calibrator %s phases (solint=%s, combine=%r)"
-        % (st.phasecal, p.solint, kw["combine"])
-    )
-    kw = args.phasecal_gaincal(
-        st, tables["phasecal"], solint=p.solint, combine_spw=combine_spw, common=common
-    )
-    calls.run("gaincal", casa.gaincal, **kw)
-    return casa.read_caltable(tables["dgc_low"]), casa.read_caltable(tables["phasecal"])
+    st, combine = setup.structure, "spw" if setup.combine_spw else ""
+    for what, field, scans, solint in (
+        ("dgc_low", st.dgc_field, st.dgc_low_scans, "inf"),
+        ("phasecal", st.phasecal, st.phasecal_scans, p.solint),
+    ):
+        s.log.post(
+            "Solving low-frequency phases of %s, %d scans (solint=%s, combine=%r)"
+            % (field, len(scans), solint, combine)
+        )
+        s.gaincal(
+            **args.low_gaincal(
+                s.tables[what],
+                field=field,
+                spws=st.low_spws,
+                scans=scans,
+                solint=solint,
+                combine_spw=setup.combine_spw,
+                common=common,
+            )
+        )
+    return s.casa.read_caltable(s.tables["dgc_low"]), s.casa.read_caltable(s.tables["phasecal"])
 
 
 def write_scaled_tables(
     setup: Setup,
-    casa: CasaCalls,
-    tables: Mapping[str, str],
+    s: Session,
     low: tuple[PhaseSolutions, PhaseSolutions],
     source: dict[int, int],
     ratio: dict[int, float],
@@ -212,40 +222,34 @@ def write_scaled_tables(
         (st.dgc_high_scans, st.target_scans),
         strict=True,
     ):
-        times = np.concatenate([sol.time, *[info.scan_times[s] for s in scans]])
+        times = np.concatenate([sol.time, *[info.scan_times[k] for k in scans]])
         rows = scaled_solutions(
             sol, u, source_spw=source, ratio=ratio, times=times, antennas=antennas
         )
-        casa.write_phase_table(tables[template], tables[out], rows)
+        s.casa.write_phase_table(s.tables[template], s.tables[out], rows)
     return unwrapped[0]
 
 
-def solve_offsets(
-    setup: Setup,
-    casa: CasaCalls,
-    calls: CallLog,
-    tables: Mapping[str, str],
-    log: LogSink,
-    common: Mapping[str, Any],
-) -> DgcOffsets:
+def solve_offsets(setup: Setup, s: Session, common: Mapping[str, Any]) -> DgcOffsets:
     """One band offset per DGC block, appended to one table."""
     st = setup.structure
     for k, block in enumerate(st.blocks):
-        log.post(
+        s.log.post(
             "Solving the band offset of DGC block %d (high-frequency scans %s)"
             % (k + 1, list(block.high_scans))
         )
-        kw = args.offset_gaincal(
-            st,
-            block,
-            first=k == 0,
-            caltable=tables["dgc_offset"],
-            scaled_dgc_low=tables["dgc_low_scaled"],
-            common=common,
+        s.gaincal(
+            **args.offset_gaincal(
+                st,
+                block,
+                first=k == 0,
+                caltable=s.tables["dgc_offset"],
+                scaled_dgc_low=s.tables["dgc_low_scaled"],
+                common=common,
+            )
         )
-        calls.run("gaincal", casa.gaincal, **kw)
     return DgcOffsets.from_solutions(
-        casa.read_caltable(tables["dgc_offset"]),
+        s.casa.read_caltable(s.tables["dgc_offset"]),
         n_antenna=len(setup.info.antenna_names),
         spws=st.high_spws,
     )
@@ -271,12 +275,7 @@ def apply(p: B2BParams, st: B2BStructure, casa: CasaCalls, tables: Mapping[str, 
 
 
 def _result(
-    p: B2BParams,
-    setup: Setup,
-    calls: CallLog,
-    tables: Mapping[str, str],
-    diagnostics: Diagnostics,
-    dgc_phases: DgcPhases,
+    p: B2BParams, setup: Setup, s: Session, diagnostics: Diagnostics, dgc_phases: DgcPhases
 ) -> B2BResult:
     final = p.tables()
     return B2BResult(
@@ -289,8 +288,8 @@ def _result(
         applied=p.doapply,
         diagnostics=diagnostics,
         warnings=setup.structure.warnings,
-        casa_calls=tuple(calls.renamed({tables[k]: final[k] for k in final})),
-        casa_seconds=calls.seconds,
+        casa_calls=tuple(s.calls.renamed({s.tables[k]: final[k] for k in final})),
+        casa_seconds=s.calls.seconds,
         params=p.call,
         dgc_phases=dgc_phases,
         files=p.outputs(),
