@@ -66,14 +66,14 @@ class CallLog:
     calls: list[tuple[str, dict]] = field(default_factory=list)
     seconds: float = 0.0
 
-    def record(self, name: str, **kwargs: Any) -> None:
+    def add(self, name: str, **kwargs: Any) -> None:
         # Every call that interpolates a caltable passes here: CAS-14703 is checked once.
         if "interp" in kwargs:
             refuse_linearpd_spwmap(self.version, kwargs["interp"], kwargs.get("spwmap", []))
         self.calls.append((name, dict(kwargs)))
 
     def run(self, name: str, fn: Callable[..., Any], **kwargs: Any) -> None:
-        self.record(name, **kwargs)
+        self.add(name, **kwargs)
         t0 = time.perf_counter()
         try:
             fn(**kwargs)

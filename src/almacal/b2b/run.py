@@ -54,7 +54,7 @@ def transfer(
     solved = solve(p, setup, session)
     diagnostics, dgc_phases = diagnose(setup, solved, casa)
     if p.doapply:
-        session.calls.record("applycal", **args.target_applycal(p.vis, setup.structure, tables))
+        session.calls.add("applycal", **args.target_applycal(p.vis, setup.structure, tables))
     return _result(p, setup, session, diagnostics, dgc_phases)
 
 
