@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from almacal import b2b_phasetransfer
+from almacal.constants import C_M_S
 from almacal.simulate.b2b import SimulatedB2B, simulate_b2b
 from tests.casa.msutil import fingerprint, read_columns
 
 SEED = 2017
-C = 299_792_458.0
 
 
 @pytest.fixture(scope="session")
@@ -67,7 +67,7 @@ def _true_offsets(truth: dict, ref: int, block: dict, *, atmosphere: bool = True
     """
     nu_low = np.array(truth["low_spw_ghz"]) * 1e9
     nu_high = np.array(truth["high_spw_ghz"]) * 1e9
-    k_low, k_high = 2 * np.pi * nu_low / C * 1e-6, 2 * np.pi * nu_high / C * 1e-6
+    k_low, k_high = 2 * np.pi * nu_low / C_M_S * 1e-6, 2 * np.pi * nu_high / C_M_S * 1e-6
     th_low, th_high = np.array(truth["theta_low_rad"]), np.array(truth["theta_high_rad"])
     drift = np.array(truth["drift_high_rad_per_s"])
     p0 = np.array(truth["dgc_blocks"][0]["first_low_path_um"])
@@ -133,7 +133,7 @@ def _check_diagnostics_against_truth(rec: dict, truth: dict, ref: int) -> None:
     """Residual and expected phase RMS of the record against the injected paths."""
     d = rec["diagnostics"]
     nu_high = np.mean(truth["high_spw_ghz"]) * 1e9
-    k_high = 2 * np.pi * nu_high / C * 1e-6
+    k_high = 2 * np.pi * nu_high / C_M_S * 1e-6
     # Residual after the transfer: the atmosphere the DGC-low interpolation leaves on the
     # high DGC scans, less its per-block antenna solution (absorbed by the band offset).
     dphi = []

@@ -3,33 +3,9 @@
 import pytest
 
 from almacal.b2b.params import B2BParams
+from tests.unit.b2b_fake_casa import TASK_ARGS
 
-DEFAULTS = dict(
-    vis="",
-    mode="plan",
-    refant="",
-    dgcfield="",
-    phasecal="",
-    target=[],
-    lowspw=[],
-    spwmap=[],
-    solint="int",
-    combine="auto",
-    minsnr=3.0,
-    blockgap=0.0,
-    doapply=True,
-    caltable="",
-    outfile="",
-    makeplots=True,
-    force=False,
-    overwrite=False,
-    band=7,
-    maxbaseline=16.0,
-    sepinband=3.8,
-    sepb2b=1.7,
-    coherence=0.7,
-    phaserms=30.0,
-)
+DEFAULTS = TASK_ARGS | {"mode": "plan", "makeplots": True}
 
 
 @pytest.mark.parametrize(
@@ -63,9 +39,9 @@ def test_default_names_follow_the_vis_stem(tmp_path):
     assert p.outputs()["json"] == str(tmp_path / "obs.b2b.json")
     (tmp_path / "obs.b2b.json").write_text("{}")
     with pytest.raises(FileExistsError, match="outputs exist"):
-        p.check_outputs()
+        p.products()
     bad = B2BParams.from_task_args(
         **(DEFAULTS | {"mode": "transfer", "vis": str(ms), "outfile": str(tmp_path / "no/x")})
     )
     with pytest.raises(FileNotFoundError, match="outfile=.*does not exist"):
-        bad.check_outputs()
+        bad.products()

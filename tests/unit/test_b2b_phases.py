@@ -5,18 +5,19 @@ import math
 import numpy as np
 import pytest
 
+from almacal.b2b.calls import CallLog
 from almacal.b2b.coherence import paired_scan_std
 from almacal.b2b.diagnostics import per_antenna_rms
 from almacal.b2b.phases import circular_rms, unwrap_joint, wrap
 from almacal.b2b.snr import choose_refant, combine_decision, predicted_snr
 from almacal.b2b.transfer import (
     DgcOffsets,
-    PhaseSolutions,
     joint_unwrap,
     parse_casa_version,
     refuse_linearpd_spwmap,
     scaled_solutions,
 )
+from almacal.solutions import PhaseSolutions
 
 
 def _sol(time, phase, *, spw=0, antenna=1, field=0):
@@ -161,8 +162,6 @@ def test_linearpd_with_spwmap_is_refused_before_6_7_3():
 
 
 def test_every_interpolating_call_is_checked_for_cas_14703():
-    from almacal.io.b2b_solve import CallLog
-
     made = []
     old = CallLog((6, 7, 0))
     with pytest.raises(RuntimeError, match="CAS-14703"):

@@ -1,19 +1,34 @@
 """Structure finding, spw mapping and DGC blocks from synthetic scan lists."""
 
+import numpy as np
 import pytest
 
 from almacal.b2b.blocks import group_blocks
-from almacal.b2b.structure import ScanInfo, SpwInfo, find_structure, split_bands
+from almacal.b2b.structure import (
+    find_structure,
+    map_spws,
+    select_dgc_scans,
+    select_phasecal,
+    select_spws,
+    select_targets,
+    split_bands,
+)
+from almacal.msinfo import ScanInfo, SpwInfo
+
+
+def _spw(spw: int, centre_hz: float, bbc: int) -> SpwInfo:
+    return SpwInfo(spw, np.array([centre_hz]), bbc_no=bbc)
+
 
 LOW = (0, 1, 2, 3)
 HIGH = (4, 5, 6, 7)
 SPWS = [
     *(
-        SpwInfo(s, f * 1e9, s + 1)
+        _spw(s, f * 1e9, s + 1)
         for s, f in zip(LOW, (81.083, 90.048, 100.830, 102.041), strict=True)
     ),
     *(
-        SpwInfo(s, f * 1e9, s - 3)
+        _spw(s, f * 1e9, s - 3)
         for s, f in zip(HIGH, (278.013, 279.971, 290.013, 291.971), strict=True)
     ),
 ]
@@ -92,7 +107,7 @@ def test_missing_dgc_scans_is_an_error():
 
 def test_no_low_frequency_spws_is_an_error():
     with pytest.raises(ValueError, match="no low-frequency spws"):
-        split_bands([SpwInfo(s, (280 + s) * 1e9, 1) for s in range(4)])
+        split_bands([_spw(s, (280 + s) * 1e9, 1) for s in range(4)])
 
 
 def test_user_spwmap_and_frequency_order_fallback():
@@ -100,7 +115,91 @@ def test_user_spwmap_and_frequency_order_fallback():
     assert st.spwmap == {4: 3, 5: 2, 6: 1, 7: 0}
     with pytest.raises(ValueError, match="not a low-frequency spw"):
         find_structure(_scans(), SPWS, spwmap=[0, 1, 2, 3, 4, 5, 6, 7])
-    no_bbc = [SpwInfo(s.spw, s.centre_hz, 0) for s in SPWS]
+    no_bbc = [_spw(s.id, s.centre_hz, 0) for s in SPWS]
     st = find_structure(_scans(), no_bbc)
     assert st.spwmap == {4: 0, 5: 1, 6: 2, 7: 3}
     assert any("frequency order" in n for n in st.notes)
+
+
+# Each selector on both sides of its branch points.
+
+
+def test_select_spws_lowspw_given_unknown_or_leaving_no_high_band():
+    scans = _scans()
+    bands = select_spws(scans, SPWS, lowspw=[1, 0, 3, 2])
+    assert (bands.low, bands.high) == (LOW, HIGH) and bands.note.endswith("by baseband")
+    with pytest.raises(ValueError, match=r"lowspw=\[0, 9\]: spws \[9\] have no data"):
+        select_spws(scans, SPWS, lowspw=[0, 9])
+    with pytest.raises(ValueError, match="leaves no high-frequency spws"):
+        select_spws(scans, SPWS, lowspw=[*LOW, *HIGH])
+    # spws without data take no part in the split (an unused spw at 30 GHz).
+    bands = select_spws(scans, [*SPWS, _spw(8, 30e9, 1)])
+    assert bands.low == LOW
+
+
+def test_spw_map_rules():
+    low_bbc_missing = [_spw(s.id, s.centre_hz, 0 if s.id == 0 else s.bbc_no) for s in SPWS]
+    mapping, note = map_spws(LOW, HIGH, low_bbc_missing, [])
+    assert "frequency order" in note and mapping == {4: 0, 5: 1, 6: 2, 7: 3}
+    with pytest.raises(ValueError, match="cannot map 4 high-frequency spws onto 2 low ones"):
+        map_spws((0, 1), HIGH, [_spw(s.id, s.centre_hz, 0) for s in SPWS], [])
+    with pytest.raises(ValueError, match=r"has no entry for high-frequency spw 7 .* needs 8"):
+        map_spws(LOW, HIGH, SPWS, [0, 1, 2, 3, 0, 1, 2])
+
+
+def test_select_dgc_scans_by_field_or_intent():
+    scans = _scans()
+    by_intent = select_dgc_scans(scans, LOW, HIGH)
+    by_field = select_dgc_scans(scans, LOW, HIGH, dgcfield="DGC")
+    assert by_intent.from_intents and not by_field.from_intents
+    assert by_intent.low == by_field.low and len(by_intent.high) == 8
+    with pytest.raises(ValueError, match=r"dgcfield='X' has no scans; fields are: \['DGC', 'PC'"):
+        select_dgc_scans(scans, LOW, HIGH, dgcfield="X")
+    # A second quasar with DGC intents: the intents alone cannot tell which.
+    two = [*scans, ScanInfo(99, "DGC2", LOW, (REF,), 1e4, 1e4 + 9)]
+    with pytest.raises(ValueError, match=r"several fields \['DGC', 'DGC2'\]: give dgcfield"):
+        select_dgc_scans(two, LOW, HIGH)
+    assert select_dgc_scans(two, LOW, HIGH, dgcfield="DGC").field == "DGC"
+
+
+def test_select_phasecal_needs_one_candidate_with_low_scans():
+    scans = _scans()
+    assert select_phasecal(scans, LOW, "DGC") == ("PC", tuple(range(10, 31, 2)))
+    second = [*scans, ScanInfo(99, "PC2", LOW, ("CALIBRATE_PHASE#ON_SOURCE",), 1e4, 1e4 + 4)]
+    with pytest.raises(ValueError, match=r"candidates: \['PC', 'PC2'\]\): give phasecal"):
+        select_phasecal(second, LOW, "DGC")
+    assert select_phasecal(second, LOW, "DGC", phasecal="PC2") == ("PC2", (99,))
+    with pytest.raises(ValueError, match="candidates: none"):
+        select_phasecal(_scans(intents=False), LOW, "DGC")
+    with pytest.raises(ValueError, match="phasecal='TGT' has no scans in the low-frequency"):
+        select_phasecal(scans, LOW, "DGC", phasecal="TGT")
+
+
+def test_select_targets_given_by_intent_or_every_other_field():
+    scans = _scans()
+    tgt_scans = tuple(range(11, 30, 2))
+    assert select_targets(scans, HIGH, ("PC", "DGC")) == (("TGT",), tgt_scans)
+    # Without intents: every field in the high spws but the calibrators.
+    assert select_targets(_scans(intents=False), HIGH, ("PC", "DGC")) == (("TGT",), tgt_scans)
+    # With intents, an OBSERVE_TARGET field wins over other high-band fields.
+    extra = [*scans, ScanInfo(99, "CHECK", HIGH, ("OBSERVE_CHECK_SOURCE",), 1e4, 1e4 + 9)]
+    assert select_targets(extra, HIGH, ("PC", "DGC"))[0] == ("TGT",)
+    assert select_targets(extra, HIGH, ("PC", "DGC"), target=["CHECK"]) == (("CHECK",), (99,))
+    with pytest.raises(ValueError, match=r"target field 'X' not found; fields are: \['DGC'"):
+        select_targets(scans, HIGH, ("PC", "DGC"), target=["TGT", "X"])
+    with pytest.raises(ValueError, match=r"no high-frequency target scans \(target=\['PC'\]\)"):
+        select_targets(scans, HIGH, ("PC", "DGC"), target=["PC"])
+
+
+def test_blocks_without_both_bands_are_dropped_and_the_gap_can_be_given():
+    # Two low scans alone 10 min after the first block: dropped with a warning.
+    scans = [(1, 0, 9, True), (2, 12, 21, False), (3, 24, 33, True)]
+    blocks, warnings = group_blocks([*scans, (4, 600, 609, True), (5, 612, 621, True)])
+    assert len(blocks) == 1
+    assert "DGC scans [4, 5] form a block without high-frequency scans" in warnings[0]
+    with pytest.raises(ValueError, match="no block has both"):
+        group_blocks([(1, 0, 9, True), (2, 600, 609, False)], gap_s=60)
+    # The automatic gap is at least MIN_BLOCK_GAP_S (60 s): a 50 s gap does not split...
+    assert len(group_blocks([*scans, (4, 83, 92, False), (5, 95, 104, True)])[0]) == 1
+    # ...unless blockgap says so.
+    assert len(group_blocks([*scans, (4, 83, 92, False), (5, 95, 104, True)], gap_s=40)[0]) == 2

@@ -31,6 +31,25 @@ class DgcBlock:
         }
 
 
+def _auto_gap(gaps: np.ndarray) -> float:
+    """AUTO_GAP_FACTOR x the median gap between consecutive DGC scans, >= MIN_BLOCK_GAP_S."""
+    if not gaps.size:
+        return 1.0
+    return max(MIN_BLOCK_GAP_S, AUTO_GAP_FACTOR * float(np.median(gaps)))
+
+
+def _block(part: Sequence[tuple[int, float, float, bool]]) -> DgcBlock | str:
+    """The block of consecutive scans, or why it cannot give an offset."""
+    low = tuple(s[0] for s in part if s[3])
+    high = tuple(s[0] for s in part if not s[3])
+    if not low or not high:
+        return "DGC scans %s form a block without %s-frequency scans; block ignored" % (
+            [s[0] for s in part],
+            "low" if not low else "high",
+        )
+    return DgcBlock(low, high, float(part[0][1]), float(part[-1][2]))
+
+
 def group_blocks(
     scans: Sequence[tuple[int, float, float, bool]], *, gap_s: float = 0.0
 ) -> tuple[list[DgcBlock], list[str]]:
@@ -47,20 +66,11 @@ def group_blocks(
     stops = np.array([s[2] for s in order])
     gaps = starts[1:] - stops[:-1]
     if gap_s <= 0:
-        gap_s = max(MIN_BLOCK_GAP_S, AUTO_GAP_FACTOR * float(np.median(gaps))) if gaps.size else 1.0
+        gap_s = _auto_gap(gaps)
     cut = np.concatenate([[0], np.flatnonzero(gaps > gap_s) + 1, [len(order)]])
-    blocks, warnings = [], []
-    for a, b in zip(cut[:-1], cut[1:], strict=True):
-        part = order[a:b]
-        low = tuple(s[0] for s in part if s[3])
-        high = tuple(s[0] for s in part if not s[3])
-        if not low or not high:
-            warnings.append(
-                "DGC scans %s form a block without %s-frequency scans; block ignored"
-                % ([s[0] for s in part], "low" if not low else "high")
-            )
-            continue
-        blocks.append(DgcBlock(low, high, float(starts[a]), float(stops[b - 1])))
+    found = [_block(order[a:b]) for a, b in zip(cut[:-1], cut[1:], strict=True)]
+    blocks = [b for b in found if isinstance(b, DgcBlock)]
+    warnings = [w for w in found if isinstance(w, str)]
     if not blocks:
         raise ValueError("missing DGC scans: no block has both low- and high-frequency DGC scans")
     if len(blocks) == 1:

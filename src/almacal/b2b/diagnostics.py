@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from almacal.b2b.blocks import DgcBlock
 from almacal.b2b.coherence import (
     EXPECTED_RMS_MIN_BASELINE_M,
     dgc_loss_fraction,
@@ -21,7 +22,12 @@ from almacal.b2b.coherence import (
     expected_coherence,
     paired_scan_std,
 )
+from almacal.b2b.geometry import elevation_rad
 from almacal.b2b.phases import circular_rms, wrap
+from almacal.b2b.structure import B2BStructure
+from almacal.b2b.transfer import TransferSolutions
+from almacal.baselinevis import BaselineVis
+from almacal.msinfo import MsInfo
 
 # QA: band offsets that move by more than this between blocks (deg) score 0.
 OFFSET_CHANGE_SCALE_DEG = 60.0
@@ -168,3 +174,108 @@ def summarize(
         dgc_loss=loss,
         qa=qa,
     )
+
+
+def field_radec_deg(info: MsInfo, name: str) -> tuple[float, float]:
+    """J2000 (or ICRS) position of a field; ValueError for another frame (the elevation
+    formula takes J2000)."""
+    f = info.fields[info.field_id(name)]
+    if f.radec_deg is None:
+        raise ValueError(
+            f"vis {info.path}: field {name!r} has its phase centre in frame {f.frame!r}; "
+            "the elevations need J2000 or ICRS"
+        )
+    return f.radec_deg
+
+
+def mean_elevation(info: MsInfo, name: str, scans: Sequence[int]) -> float:
+    """Mean elevation (rad) of a field over the integrations of scans."""
+    t = np.concatenate([info.scan_times[s] for s in scans])
+    ra, dec = field_radec_deg(info, name)
+    return float(np.mean(elevation_rad(t, ra, dec)))
+
+
+def dgc_residuals(hi: BaselineVis, phase: np.ndarray, spws: Sequence[int]) -> np.ndarray:
+    """(n_row,) residual phases (rad) of the high-frequency DGC rows after the transfer.
+
+    phase : (n_t, n_ant, n_spw) transferred phase at np.unique(hi.time), spws in its order.
+    """
+    ti = np.searchsorted(np.unique(hi.time), hi.time)
+    residual = np.full(hi.vis.size, np.nan)
+    for j, h in enumerate(spws):
+        m = hi.spw == h
+        residual[m] = residual_phases(hi.vis[m], hi.antenna1[m], hi.antenna2[m], phase[ti[m], :, j])
+    return residual
+
+
+def low_scan_phases(
+    lo: BaselineVis, blocks: Sequence[DgcBlock], n_antenna: int
+) -> tuple[list[list[np.ndarray]], np.ndarray]:
+    """Per block, per low DGC scan, (n_int, n_bl) baseline phases (spws vector-summed;
+    NaN where nothing is unflagged), and the (n_bl,) baseline keys a1 * n_antenna + a2."""
+    bl = lo.antenna1 * n_antenna + lo.antenna2
+    baselines = np.unique(bl)
+    bi = np.searchsorted(baselines, bl)
+    per_block = []
+    for block in blocks:
+        scans = []
+        for s in block.low_scans:
+            m = lo.scan == s
+            t = np.unique(lo.time[m])
+            z = np.zeros((t.size, baselines.size), dtype=complex)
+            np.add.at(z, (np.searchsorted(t, lo.time[m]), bi[m]), np.nan_to_num(lo.vis[m]))
+            scans.append(np.where(z != 0, np.angle(z), np.nan))
+        per_block.append(scans)
+    return per_block, baselines
+
+
+def expected_rms_from_low_scans(st: B2BStructure, lo: BaselineVis, info: MsInfo) -> float:
+    """Section 2.3 expected phase RMS (rad) at the mean high frequency, from the paired
+    low-frequency DGC scans."""
+    n_ant = len(info.antenna_names)
+    per_block, baselines = low_scan_phases(lo, st.blocks, n_ant)
+    pos = info.antenna_itrf_m
+    length = np.linalg.norm(pos[baselines // n_ant] - pos[baselines % n_ant], axis=1)
+    nu_high = float(np.mean([st.spw_freq_hz[h] for h in st.high_spws]))
+    nu_low = float(np.mean([st.spw_freq_hz[s] for s in st.low_spws]))
+    return expected_phase_rms(per_block, length, freq_ratio=nu_high / nu_low)
+
+
+@dataclass(frozen=True)
+class DgcPhases:
+    """The phase the transfer gives the DGC source at the low-frequency DGC solution
+    times: what the DGC plot shows. phase : (n_t, n_ant, n_spw) rad, high spws in order."""
+
+    times: np.ndarray  # (n_t,) MJD s
+    phase: np.ndarray
+
+
+def assess(
+    st: B2BStructure, solved: TransferSolutions, dgc_vis: BaselineVis, info: MsInfo
+) -> tuple[Diagnostics, DgcPhases]:
+    """Diagnostics of a transfer from the DGC visibilities of both bands (one read).
+
+    The transferred phase is computed once, at the high-frequency DGC integrations
+    (for the residuals) and the low-frequency solution times (for the plot).
+    """
+    n_ant = len(info.antenna_names)
+    hi = dgc_vis.subset(
+        np.isin(dgc_vis.spw, st.high_spws) & np.isin(dgc_vis.scan, st.dgc_high_scans)
+    )
+    lo = dgc_vis.subset(np.isin(dgc_vis.spw, st.low_spws) & np.isin(dgc_vis.scan, st.dgc_low_scans))
+    hi_times, sol_times = np.unique(hi.time), np.unique(solved.dgc_low.time)
+    times = np.union1d(hi_times, sol_times)
+    phase = solved.transferred_phase(times, n_ant)
+    residual = dgc_residuals(hi, phase[np.searchsorted(times, hi_times)], solved.offsets.spws)
+    diagnostics = summarize(
+        antenna_names=info.antenna_names,
+        residual=residual,
+        antenna1=hi.antenna1,
+        antenna2=hi.antenna2,
+        offsets_rad=solved.offsets.offset,
+        offset_times=solved.offsets.times,
+        expected_rms_dgc_rad=expected_rms_from_low_scans(st, lo, info),
+        elevation_dgc_rad=mean_elevation(info, st.dgc_field, st.dgc_low_scans + st.dgc_high_scans),
+        elevation_target_rad=mean_elevation(info, st.targets[0], st.target_scans),
+    )
+    return diagnostics, DgcPhases(sol_times, phase[np.searchsorted(times, sol_times)])

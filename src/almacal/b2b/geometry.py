@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from almacal.constants import DAY_S
+
 ALMA_LAT_DEG = -23.0229
 ALMA_LON_DEG = -67.7549
 
+# J2000.0 in MJD days: the epoch of the GMST formula below.
 _MJD_J2000 = 51544.5
 
 
 def local_sidereal_rad(time_mjd_s: np.ndarray) -> np.ndarray:
     """Local mean sidereal time at ALMA (radians) for MS TIME values (MJD seconds, UTC)."""
-    d = np.asarray(time_mjd_s, dtype=float) / 86400.0 - _MJD_J2000
+    d = np.asarray(time_mjd_s, dtype=float) / DAY_S - _MJD_J2000
     gmst_deg = 280.46061837 + 360.98564736629 * d
     return np.radians(np.mod(gmst_deg + ALMA_LON_DEG, 360.0))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,8 +64,73 @@ def check_solint(solint: Any) -> str:
     return solint.strip()
 
 
+def _plan_numbers(kw: Mapping[str, Any]) -> dict[str, float]:
+    """mode='plan' inputs: seed 003 Eq. 4 and section 4.2 ranges."""
+    return {
+        "maxbaseline": _number("maxbaseline", kw["maxbaseline"], 0.0, 20.0),
+        "sepinband": _number("sepinband", kw["sepinband"], 0.0, 180.0),
+        "sepb2b": _number("sepb2b", kw["sepb2b"], 0.0, 180.0),
+        "coherence": _number("coherence", kw["coherence"], 0.0, 1.0),
+        "phaserms": _number("phaserms", kw["phaserms"], 0.0, 180.0),
+    }
+
+
+def _check_vis(vis: Any, mode: str) -> str:
+    """The absolute MS path; mode='transfer' needs an existing MS, 'plan' reads none."""
+    if mode != "transfer":
+        return os.path.abspath(vis) if isinstance(vis, str) and vis else ""
+    if not isinstance(vis, str) or not vis:
+        raise _bad("vis", vis, "the measurement set holding both bands")
+    path = os.path.abspath(os.path.expanduser(vis))
+    if not os.path.isdir(path) or not os.path.isdir(os.path.join(path, "ANTENNA")):
+        raise FileNotFoundError(f"vis={vis!r}: no measurement set at {path}")
+    return path
+
+
+def _check_target(target: Any) -> tuple[str, ...]:
+    """Field names from a list or a comma-separated string."""
+    names = (
+        [t.strip() for t in target.split(",") if t.strip()] if isinstance(target, str) else target
+    )
+    if not all(isinstance(t, str) for t in names or []):
+        raise _bad("target", target, "field names")
+    return tuple(names or ())
+
+
+def _check_choices(kw: Mapping[str, Any]) -> None:
+    if kw["mode"] not in MODES:
+        raise _bad("mode", kw["mode"], f"one of {list(MODES)}")
+    band = kw["band"]
+    if isinstance(band, bool) or not isinstance(band, int) or not 3 <= band <= 10:
+        raise _bad("band", band, "an ALMA band number 3-10")
+
+
+def _check_strings(kw: Mapping[str, Any]) -> None:
+    for name in ("refant", "dgcfield", "phasecal", "caltable", "outfile"):
+        if not isinstance(kw[name], str):
+            raise _bad(name, kw[name], "a string")
+
+
+def _check_switches(kw: Mapping[str, Any]) -> None:
+    if kw["combine"] not in COMBINE:
+        raise _bad("combine", kw["combine"], f"one of {list(COMBINE)}")
+    for name in ("doapply", "makeplots", "force", "overwrite"):
+        if not isinstance(kw[name], bool):
+            raise _bad(name, kw[name], "True or False")
+
+
+def _prefixes(vis: str, caltable: str, outfile: str) -> tuple[str, str]:
+    """(caltable, outfile) prefixes: caltable defaults to <vis stem>.b2b, outfile to it."""
+    stem = os.path.splitext(vis)[0] if vis else os.path.abspath("b2b")
+    cal = os.path.abspath(caltable) if caltable else stem + ".b2b"
+    return cal, os.path.abspath(outfile) if outfile else cal
+
+
 @dataclass(frozen=True)
 class B2BParams:
+    """The checked arguments of one b2b_phasetransfer call; call: the arguments as given
+    (recorded in the HISTORY and the result)."""
+
     vis: str
     mode: str
     refant: str
@@ -89,54 +155,26 @@ class B2BParams:
     sepb2b: float
     coherence: float
     phaserms: float
+    call: dict[str, Any]
 
     @classmethod
     def from_task_args(cls, **kw: Any) -> B2BParams:
-        mode = kw["mode"]
-        if mode not in MODES:
-            raise _bad("mode", mode, f"one of {list(MODES)}")
-        band = kw["band"]
-        if isinstance(band, bool) or not isinstance(band, int) or not 3 <= band <= 10:
-            raise _bad("band", band, "an ALMA band number 3-10")
-        p_plan = {
-            "maxbaseline": _number("maxbaseline", kw["maxbaseline"], 0.0, 20.0),
-            "sepinband": _number("sepinband", kw["sepinband"], 0.0, 180.0),
-            "sepb2b": _number("sepb2b", kw["sepb2b"], 0.0, 180.0),
-            "coherence": _number("coherence", kw["coherence"], 0.0, 1.0),
-            "phaserms": _number("phaserms", kw["phaserms"], 0.0, 180.0),
-        }
-        vis = kw["vis"]
-        if mode == "transfer":
-            if not isinstance(vis, str) or not vis:
-                raise _bad("vis", vis, "the measurement set holding both bands")
-            vis = os.path.abspath(os.path.expanduser(vis))
-            if not os.path.isdir(vis) or not os.path.isdir(os.path.join(vis, "ANTENNA")):
-                raise FileNotFoundError(f"vis={kw['vis']!r}: no measurement set at {vis}")
-        else:
-            vis = os.path.abspath(vis) if isinstance(vis, str) and vis else ""
-        for name in ("refant", "dgcfield", "phasecal", "caltable", "outfile"):
-            if not isinstance(kw[name], str):
-                raise _bad(name, kw[name], "a string")
-        target = kw["target"]
-        if isinstance(target, str):
-            target = [t.strip() for t in target.split(",") if t.strip()]
-        if not all(isinstance(t, str) for t in target or []):
-            raise _bad("target", kw["target"], "field names")
-        if kw["combine"] not in COMBINE:
-            raise _bad("combine", kw["combine"], f"one of {list(COMBINE)}")
-        for name in ("doapply", "makeplots", "force", "overwrite"):
-            if not isinstance(kw[name], bool):
-                raise _bad(name, kw[name], "True or False")
-        stem = os.path.splitext(vis)[0] if vis else os.path.abspath("b2b")
-        caltable = os.path.abspath(kw["caltable"]) if kw["caltable"] else stem + ".b2b"
-        outfile = os.path.abspath(kw["outfile"]) if kw["outfile"] else caltable
+        """ValueError (FileNotFoundError for a missing MS) naming the first bad parameter
+        and the value given."""
+        _check_choices(kw)
+        plan = _plan_numbers(kw)
+        vis = _check_vis(kw["vis"], kw["mode"])
+        _check_strings(kw)
+        target = _check_target(kw["target"])
+        _check_switches(kw)
+        caltable, outfile = _prefixes(vis, kw["caltable"], kw["outfile"])
         return cls(
             vis=vis,
-            mode=mode,
+            mode=kw["mode"],
             refant=kw["refant"].strip(),
             dgcfield=kw["dgcfield"].strip(),
             phasecal=kw["phasecal"].strip(),
-            target=tuple(target or ()),
+            target=target,
             lowspw=_int_list("lowspw", kw["lowspw"]),
             spwmap=_int_list("spwmap", kw["spwmap"]),
             solint=check_solint(kw["solint"]),
@@ -149,8 +187,9 @@ class B2BParams:
             makeplots=kw["makeplots"],
             force=kw["force"],
             overwrite=kw["overwrite"],
-            band=band,
-            **p_plan,
+            band=kw["band"],
+            call=dict(kw),
+            **plan,
         )
 
     def tables(self) -> dict[str, str]:
@@ -162,18 +201,20 @@ class B2BParams:
             out = {k: v for k, v in out.items() if not k.startswith("plot")}
         return out
 
-    def check_outputs(self) -> None:
-        """Existing products are an error unless overwrite=True (checked before any work)."""
+    def products(self) -> dict[str, str]:
+        """Every product of a transfer by role (caltables, then files), checked before any
+        work: their directories exist, and none exists unless overwrite=True."""
         for name, prefix in (("caltable", self.caltable), ("outfile", self.outfile)):
             parent = os.path.dirname(prefix)
             if not os.path.isdir(parent):
                 raise FileNotFoundError(f"{name}={prefix!r}: directory {parent!r} does not exist")
-        existing = [
-            p for p in [*self.tables().values(), *self.outputs().values()] if os.path.exists(p)
-        ]
+        paths = {**self.tables(), **self.outputs()}
+        existing = [p for p in paths.values() if os.path.exists(p)]
         if existing and not self.overwrite:
-            # FileExistsError, like almacal.outputs.check_outfile for the other tasks.
+            # Two prefixes (caltable, outfile), hence not casatask.checks.check_outfile;
+            # the same FileExistsError.
             raise FileExistsError(
                 f"outputs exist: {', '.join(existing)}; set overwrite=True to replace them "
                 "or choose another caltable/outfile prefix"
             )
+        return paths

@@ -14,6 +14,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from almacal.b2b.coherence import expected_coherence
+from almacal.constants import C_M_S
 
 # Eq. 4: the DGC loss at 30 deg residual (~7 %) plus the B2B time overhead net
 # of the in-band noise penalty (~4 %), as a fraction of coherence.
@@ -91,7 +92,7 @@ def max_separation(
     if fit is None:
         if band not in BAND_FREQ_GHZ:
             raise ValueError(f"band={band} is not an ALMA band with a known frequency")
-        wavelength_m = 299_792_458.0 / (BAND_FREQ_GHZ[band] * 1e9)
+        wavelength_m = C_M_S / (BAND_FREQ_GHZ[band] * 1e9)
         length = maxbaseline_km * 1e3 / wavelength_m
         fit = TABLE8["long" if length > TABLE8_SPLIT_LAMBDA else "short"]
         source = "Table 8 (%s baselines, %.2g lambda)" % (

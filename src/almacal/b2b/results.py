@@ -1,19 +1,29 @@
-"""The result of b2b_phasetransfer: a frozen record with QA scores, and its files."""
+"""The results of b2b_phasetransfer (a transfer, or a plan) and the files a transfer writes."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from almacal.b2b.diagnostics import Diagnostics
+from almacal.b2b.diagnostics import DgcPhases, Diagnostics
 from almacal.b2b.planner import Plan
+from almacal.b2b.plot import plot_dgc_phases, plot_residuals
 from almacal.b2b.structure import B2BStructure
+from almacal.outputs import write_json
 
 
 @dataclass(frozen=True)
 class B2BResult:
+    """A transfer: what was found, solved and checked, and the CASA calls that did it.
+
+    casa_calls : (name, arguments) with the final table names, applycal included when
+    applied; casa_seconds : wall time of the gaincal calls (the applycal runs after the
+    products are written, last). dgc_phases and files are not part of the record.
+    """
+
     vis: str
     structure: B2BStructure
     refant: str
@@ -26,6 +36,8 @@ class B2BResult:
     casa_calls: tuple[tuple[str, dict], ...]
     casa_seconds: float
     params: dict[str, Any]
+    dgc_phases: DgcPhases
+    files: dict[str, str]
 
     def qa_score(self) -> float:
         """The lowest of the QA scores, in [0, 1] (the pipeline's convention)."""
@@ -50,8 +62,14 @@ class B2BResult:
         }
 
 
-def plan_record(plan: Plan) -> dict:
-    return {"mode": "plan", "plan": plan.to_record()}
+@dataclass(frozen=True)
+class PlanResult:
+    """mode='plan': seed 003 Eq. 4 and the section 4.2 separation limit."""
+
+    plan: Plan
+
+    def to_record(self) -> dict:
+        return {"mode": "plan", "plan": self.plan.to_record()}
 
 
 def _plain(x: Any) -> Any:
@@ -92,3 +110,22 @@ def write_ecsv(result: B2BResult, path: str) -> None:
         }
     )
     table.write(path, format="ascii.ecsv", overwrite=True)
+
+
+def write_files(result: B2BResult, paths: Mapping[str, str]) -> None:
+    """The record as JSON, the per-antenna ECSV and, when paths name them, the PNGs."""
+    write_json(paths["json"], result.to_record())
+    write_ecsv(result, paths["ecsv"])
+    d = result.diagnostics
+    if "plot_dgc" in paths:
+        first_spw = result.dgc_phases.phase[:, :, 0]
+        plot_dgc_phases(
+            paths["plot_dgc"],
+            times=result.dgc_phases.times,
+            phase_deg=np.degrees(np.unwrap(np.nan_to_num(first_spw), axis=0)),
+            block_times=d.offset_block_times,
+            offset_deg=d.offset_deg[:, :, 0],
+            antenna_names=d.antenna_names,
+        )
+    if "plot_residual" in paths:
+        plot_residuals(paths["plot_residual"], d)

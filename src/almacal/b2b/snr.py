@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from almacal.baselinevis import BaselineVis
+
 # Combine spws when a per-spw solution would have SNR below this multiple of minsnr:
 # its phase noise (1/SNR rad) is multiplied by nu_high/nu_low (~3 for Band 7-3).
 COMBINE_SNR_FACTOR = 3.0
@@ -54,6 +56,20 @@ def predicted_snr(
         n = float(np.median(n_sample[m])) * (n_antenna - 1) * n_int
         out[int(s)] = float(np.sqrt(amp2) * np.sqrt(n) / sigma) if sigma > 0 else np.inf
     return out
+
+
+def sample_snr(sample: BaselineVis, *, n_antenna: int, solint: str) -> dict[int, float]:
+    """predicted_snr of a sample of channel-averaged rows (a phase-calibrator scan):
+    solint='inf' solves over all its integrations, anything else over one."""
+    n_int = {"int": 1, "inf": max(1, np.unique(sample.time).size)}.get(solint, 1)
+    return predicted_snr(
+        sample.vis,
+        sample.noise_var,
+        sample.n_sample,
+        sample.spw,
+        n_antenna=n_antenna,
+        n_int=n_int,
+    )
 
 
 def combine_decision(policy: str, snr: dict[int, float], minsnr: float) -> tuple[bool, str]:

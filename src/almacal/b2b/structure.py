@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from almacal.b2b.blocks import DgcBlock, group_blocks
+from almacal.msinfo import ScanInfo, SpwInfo
 
 DGC_REF_INTENTS = ("CALIBRATE_DIFFGAIN#REFERENCE", "DIFFGAINREF")
 DGC_SRC_INTENTS = ("CALIBRATE_DIFFGAIN#ON_SOURCE", "DIFFGAINSRC")
@@ -22,32 +23,6 @@ TARGET_INTENTS = ("OBSERVE_TARGET", "TARGET")
 
 # Bands closer than this frequency ratio are one band: B2B pairs differ by >= 2.8 (Table 2).
 MIN_BAND_RATIO = 1.5
-
-
-@dataclass(frozen=True)
-class ScanInfo:
-    """One scan: field, spws, intents and time range (MJD s)."""
-
-    scan: int
-    field: str
-    spws: tuple[int, ...]
-    intents: tuple[str, ...]
-    start: float
-    stop: float
-
-    def has_intent(self, names: Sequence[str]) -> bool:
-        return any(
-            i == n or i.startswith(n + "#") or i.split("#")[0] == n
-            for i in self.intents
-            for n in names
-        )
-
-
-@dataclass(frozen=True)
-class SpwInfo:
-    spw: int
-    centre_hz: float
-    bbc: int  # baseband number, <= 0 when unknown
 
 
 @dataclass(frozen=True)
@@ -109,7 +84,25 @@ def split_bands(spws: Sequence[SpwInfo]) -> tuple[tuple[int, ...], tuple[int, ..
             "B2B needs calibrator spws at a lower band (or give lowspw)"
             % (freq[0] / 1e9, freq[-1] / 1e9)
         )
-    return tuple(s.spw for s in order[: k + 1]), tuple(s.spw for s in order[k + 1 :])
+    return tuple(s.id for s in order[: k + 1]), tuple(s.id for s in order[k + 1 :])
+
+
+def _user_spwmap(low: Sequence[int], high: Sequence[int], user: Sequence[int]) -> dict[int, int]:
+    """The user's spwmap (CASA form: index = high spw), checked against the bands."""
+    out = {}
+    for h in high:
+        if h >= len(user):
+            raise ValueError(
+                f"spwmap={list(user)!r} has no entry for high-frequency spw {h} "
+                f"(index {h}); it needs {max(high) + 1} entries"
+            )
+        if user[h] not in low:
+            raise ValueError(
+                f"spwmap={list(user)!r} maps spw {h} to {user[h]}, which is not a "
+                f"low-frequency spw ({list(low)})"
+            )
+        out[h] = int(user[h])
+    return out
 
 
 def map_spws(
@@ -120,25 +113,12 @@ def map_spws(
     Without usable baseband numbers the i-th low spw (by frequency) serves the
     i-th high spw; the returned note says which rule was used.
     """
-    info = {s.spw: s for s in spws}
     if user:
-        out = {}
-        for h in high:
-            if h >= len(user):
-                raise ValueError(
-                    f"spwmap={list(user)!r} has no entry for high-frequency spw {h} "
-                    f"(index {h}); it needs {max(high) + 1} entries"
-                )
-            if user[h] not in low:
-                raise ValueError(
-                    f"spwmap={list(user)!r} maps spw {h} to {user[h]}, which is not a "
-                    f"low-frequency spw ({list(low)})"
-                )
-            out[h] = int(user[h])
-        return out, "spwmap given by the user"
-    low_bbc = {info[s].bbc: s for s in low if info[s].bbc > 0}
-    if len(low_bbc) == len(low) and all(info[h].bbc in low_bbc for h in high):
-        return {h: low_bbc[info[h].bbc] for h in high}, "low -> high spws matched by baseband"
+        return _user_spwmap(low, high, user), "spwmap given by the user"
+    info = {s.id: s for s in spws}
+    low_bbc = {info[s].bbc_no: s for s in low if info[s].bbc_no > 0}
+    if len(low_bbc) == len(low) and all(info[h].bbc_no in low_bbc for h in high):
+        return {h: low_bbc[info[h].bbc_no] for h in high}, "low -> high spws matched by baseband"
     lo = sorted(low, key=lambda s: info[s].centre_hz)
     hi = sorted(high, key=lambda s: info[s].centre_hz)
     if len(lo) < len(hi):
@@ -150,6 +130,165 @@ def map_spws(
         {h: lo[i] for i, h in enumerate(hi)},
         "no baseband numbers: low -> high spws matched in frequency order",
     )
+
+
+def _in_band(sc: ScanInfo, band: Sequence[int]) -> bool:
+    """Every spw of the scan is in band (a scan with no spws is in none)."""
+    return bool(sc.spws) and set(sc.spws) <= set(band)
+
+
+def _field_names(scans: Sequence[ScanInfo]) -> list[str]:
+    return sorted({sc.field for sc in scans})
+
+
+@dataclass(frozen=True)
+class SpwChoice:
+    """The two bands and the map between them; note says how the map was made."""
+
+    low: tuple[int, ...]
+    high: tuple[int, ...]
+    spwmap: dict[int, int]
+    note: str
+
+
+def select_spws(
+    scans: Sequence[ScanInfo],
+    spws: Sequence[SpwInfo],
+    *,
+    lowspw: Sequence[int] = (),
+    spwmap: Sequence[int] = (),
+) -> SpwChoice:
+    """Low and high spws among those with data: lowspw as given, else split at the
+    largest frequency gap; then the high -> low map."""
+    used = {s for sc in scans for s in sc.spws}
+    with_data = [s for s in spws if s.id in used]
+    if lowspw:
+        unknown = [s for s in lowspw if s not in used]
+        if unknown:
+            raise ValueError(f"lowspw={list(lowspw)!r}: spws {unknown} have no data in the MS")
+        low = tuple(sorted(lowspw))
+        high = tuple(sorted(s.id for s in with_data if s.id not in low))
+        if not high:
+            raise ValueError(f"lowspw={list(lowspw)!r} leaves no high-frequency spws")
+    else:
+        low, high = split_bands(with_data)
+    mapping, note = map_spws(low, high, with_data, spwmap)
+    return SpwChoice(low, high, mapping, note)
+
+
+@dataclass(frozen=True)
+class DgcScans:
+    """The DGC source and its scans in each band; from_intents: found by intent."""
+
+    field: str
+    low: tuple[ScanInfo, ...]
+    high: tuple[ScanInfo, ...]
+    from_intents: bool
+
+
+def _dgc_of_field(
+    scans: Sequence[ScanInfo], name: str, low: Sequence[int], high: Sequence[int]
+) -> tuple[list[ScanInfo], list[ScanInfo]]:
+    """A user-given DGC field's scans in the low and in the high spws."""
+    field_scans = [sc for sc in scans if sc.field == name]
+    if not field_scans:
+        raise ValueError(f"dgcfield={name!r} has no scans; fields are: {_field_names(scans)}")
+    return (
+        [sc for sc in field_scans if _in_band(sc, low)],
+        [sc for sc in field_scans if _in_band(sc, high)],
+    )
+
+
+def _dgc_by_intent(
+    scans: Sequence[ScanInfo], low: Sequence[int], high: Sequence[int]
+) -> tuple[list[ScanInfo], list[ScanInfo]]:
+    """DIFFGAIN REFERENCE scans in the low spws, ON_SOURCE scans in the high spws."""
+    if not any(sc.has_intent(DGC_REF_INTENTS + DGC_SRC_INTENTS) for sc in scans):
+        raise ValueError(
+            "no DGC scans: the MS has no CALIBRATE_DIFFGAIN (DIFFGAINREF/DIFFGAINSRC) "
+            "intents; give dgcfield (the quasar observed alternately in both bands)"
+        )
+    return (
+        [sc for sc in scans if sc.has_intent(DGC_REF_INTENTS) and _in_band(sc, low)],
+        [sc for sc in scans if sc.has_intent(DGC_SRC_INTENTS) and _in_band(sc, high)],
+    )
+
+
+def select_dgc_scans(
+    scans: Sequence[ScanInfo], low: Sequence[int], high: Sequence[int], *, dgcfield: str = ""
+) -> DgcScans:
+    """dgcfield's scans split by band, else the DGC scans by intent. Both bands are
+    needed, from one field."""
+    if dgcfield:
+        dlow, dhigh = _dgc_of_field(scans, dgcfield, low, high)
+    else:
+        dlow, dhigh = _dgc_by_intent(scans, low, high)
+    if not dlow or not dhigh:
+        raise ValueError(
+            "missing DGC scans: found %d low-frequency and %d high-frequency DGC scans; "
+            "both are needed to solve the band offset" % (len(dlow), len(dhigh))
+        )
+    names = _field_names(dlow + dhigh)
+    if len(names) > 1:
+        raise ValueError(f"DGC scans cover several fields {names}: give dgcfield")
+    return DgcScans(names[0], tuple(dlow), tuple(dhigh), from_intents=not dgcfield)
+
+
+def select_phasecal(
+    scans: Sequence[ScanInfo], low: Sequence[int], dgc_field: str, *, phasecal: str = ""
+) -> tuple[str, tuple[int, ...]]:
+    """(phase calibrator, its low-frequency scans): phasecal, else the one field other
+    than the DGC source with CALIBRATE_PHASE scans in the low spws."""
+    if not phasecal:
+        candidates = _field_names(
+            [
+                sc
+                for sc in scans
+                if sc.has_intent(PHASE_INTENTS) and _in_band(sc, low) and sc.field != dgc_field
+            ]
+        )
+        if len(candidates) != 1:
+            raise ValueError(
+                "cannot tell the low-frequency phase calibrator from the intents "
+                f"(candidates: {candidates or 'none'}): give phasecal"
+            )
+        phasecal = candidates[0]
+    pc_scans = sorted(sc.scan for sc in scans if sc.field == phasecal and _in_band(sc, low))
+    if not pc_scans:
+        raise ValueError(
+            f"phasecal={phasecal!r} has no scans in the low-frequency spws {list(low)}"
+        )
+    return phasecal, tuple(pc_scans)
+
+
+def _default_targets(
+    scans: Sequence[ScanInfo], high: Sequence[int], calibrators: Sequence[str]
+) -> tuple[str, ...]:
+    """OBSERVE_TARGET fields in the high spws, else every field there but the calibrators."""
+    in_high = [sc for sc in scans if _in_band(sc, high)]
+    targets = _field_names([sc for sc in in_high if sc.has_intent(TARGET_INTENTS)])
+    return tuple(targets or _field_names([sc for sc in in_high if sc.field not in calibrators]))
+
+
+def select_targets(
+    scans: Sequence[ScanInfo],
+    high: Sequence[int],
+    calibrators: Sequence[str],
+    *,
+    target: Sequence[str] = (),
+) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """(targets, their high-frequency scans): target as given (every field must exist),
+    else the default targets."""
+    missing = [t for t in target if not any(sc.field == t for sc in scans)]
+    if missing:
+        raise ValueError(
+            f"target field {missing[0]!r} not found; fields are: {_field_names(scans)}"
+        )
+    targets = tuple(target) or _default_targets(scans, high, calibrators)
+    tgt_scans = sorted(sc.scan for sc in scans if sc.field in targets and _in_band(sc, high))
+    if not tgt_scans:
+        raise ValueError(f"no high-frequency target scans (target={list(targets)!r})")
+    return targets, tuple(tgt_scans)
 
 
 def find_structure(
@@ -164,117 +303,30 @@ def find_structure(
     blockgap: float = 0.0,
 ) -> B2BStructure:
     """Classify scans and spws; raise ValueError naming what is missing."""
-    notes: list[str] = []
-    used_spws = {s for sc in scans for s in sc.spws}
-    spw_list = [s for s in spws if s.spw in used_spws]
-    if lowspw:
-        unknown = [s for s in lowspw if s not in used_spws]
-        if unknown:
-            raise ValueError(f"lowspw={list(lowspw)!r}: spws {unknown} have no data in the MS")
-        low = tuple(sorted(lowspw))
-        high = tuple(sorted(s.spw for s in spw_list if s.spw not in low))
-        if not high:
-            raise ValueError(f"lowspw={list(lowspw)!r} leaves no high-frequency spws")
-    else:
-        low, high = split_bands(spw_list)
-    freq = {s.spw: s.centre_hz for s in spws}
-    mapping, how = map_spws(low, high, spw_list, spwmap)
-    notes.append(how)
-
-    def in_band(sc: ScanInfo, band: Sequence[int]) -> bool:
-        return bool(sc.spws) and set(sc.spws) <= set(band)
-
-    from_intents = any(sc.has_intent(DGC_REF_INTENTS + DGC_SRC_INTENTS) for sc in scans)
-    if dgcfield:
-        dgc_scans = [sc for sc in scans if sc.field == dgcfield]
-        if not dgc_scans:
-            fields = sorted({sc.field for sc in scans})
-            raise ValueError(f"dgcfield={dgcfield!r} has no scans; fields are: {fields}")
-        dlow = [sc for sc in dgc_scans if in_band(sc, low)]
-        dhigh = [sc for sc in dgc_scans if in_band(sc, high)]
-        from_intents = False
-    elif from_intents:
-        dlow = [sc for sc in scans if sc.has_intent(DGC_REF_INTENTS) and in_band(sc, low)]
-        dhigh = [sc for sc in scans if sc.has_intent(DGC_SRC_INTENTS) and in_band(sc, high)]
-    else:
-        raise ValueError(
-            "no DGC scans: the MS has no CALIBRATE_DIFFGAIN (DIFFGAINREF/DIFFGAINSRC) "
-            "intents; give dgcfield (the quasar observed alternately in both bands)"
-        )
-    if not dlow or not dhigh:
-        raise ValueError(
-            "missing DGC scans: found %d low-frequency and %d high-frequency DGC scans; "
-            "both are needed to solve the band offset" % (len(dlow), len(dhigh))
-        )
-    dgc_names = sorted({sc.field for sc in dlow + dhigh})
-    if len(dgc_names) > 1:
-        raise ValueError(f"DGC scans cover several fields {dgc_names}: give dgcfield")
-
-    if not phasecal:
-        pcs = sorted(
-            {
-                sc.field
-                for sc in scans
-                if sc.has_intent(PHASE_INTENTS) and in_band(sc, low) and sc.field != dgc_names[0]
-            }
-        )
-        if len(pcs) != 1:
-            raise ValueError(
-                "cannot tell the low-frequency phase calibrator from the intents "
-                f"(candidates: {pcs or 'none'}): give phasecal"
-            )
-        phasecal = pcs[0]
-    pc_scans = [sc for sc in scans if sc.field == phasecal and in_band(sc, low)]
-    if not pc_scans:
-        raise ValueError(
-            f"phasecal={phasecal!r} has no scans in the low-frequency spws {list(low)}"
-        )
-
-    if target:
-        targets = tuple(target)
-        for t in targets:
-            if not any(sc.field == t for sc in scans):
-                raise ValueError(
-                    f"target field {t!r} not found; fields are: "
-                    f"{sorted({sc.field for sc in scans})}"
-                )
-    else:
-        targets = tuple(
-            sorted(
-                {sc.field for sc in scans if sc.has_intent(TARGET_INTENTS) and in_band(sc, high)}
-            )
-        )
-        if not targets:
-            targets = tuple(
-                sorted(
-                    {
-                        sc.field
-                        for sc in scans
-                        if in_band(sc, high) and sc.field not in (phasecal, dgc_names[0])
-                    }
-                )
-            )
-    tgt_scans = [sc for sc in scans if sc.field in targets and in_band(sc, high)]
-    if not tgt_scans:
-        raise ValueError(f"no high-frequency target scans (target={list(targets)!r})")
-
+    bands = select_spws(scans, spws, lowspw=lowspw, spwmap=spwmap)
+    dgc = select_dgc_scans(scans, bands.low, bands.high, dgcfield=dgcfield)
+    pc_name, pc_scans = select_phasecal(scans, bands.low, dgc.field, phasecal=phasecal)
+    targets, tgt_scans = select_targets(scans, bands.high, (pc_name, dgc.field), target=target)
     blocks, warnings = group_blocks(
-        [(sc.scan, sc.start, sc.stop, sc in dlow) for sc in dlow + dhigh], gap_s=blockgap
+        [(sc.scan, sc.start, sc.stop, True) for sc in dgc.low]
+        + [(sc.scan, sc.start, sc.stop, False) for sc in dgc.high],
+        gap_s=blockgap,
     )
+    freq = {s.id: s.centre_hz for s in spws}
     return B2BStructure(
-        low_spws=low,
-        high_spws=high,
-        spwmap=mapping,
-        spw_freq_hz={s: freq[s] for s in low + high},
-        dgc_field=dgc_names[0],
-        phasecal=phasecal,
+        low_spws=bands.low,
+        high_spws=bands.high,
+        spwmap=bands.spwmap,
+        spw_freq_hz={s: freq[s] for s in bands.low + bands.high},
+        dgc_field=dgc.field,
+        phasecal=pc_name,
         targets=targets,
-        dgc_low_scans=tuple(sorted(sc.scan for sc in dlow)),
-        dgc_high_scans=tuple(sorted(sc.scan for sc in dhigh)),
-        phasecal_scans=tuple(sorted(sc.scan for sc in pc_scans)),
-        target_scans=tuple(sorted(sc.scan for sc in tgt_scans)),
+        dgc_low_scans=tuple(sorted(sc.scan for sc in dgc.low)),
+        dgc_high_scans=tuple(sorted(sc.scan for sc in dgc.high)),
+        phasecal_scans=pc_scans,
+        target_scans=tgt_scans,
         blocks=tuple(blocks),
-        from_intents=from_intents,
-        notes=tuple(notes),
+        from_intents=dgc.from_intents,
+        notes=(bands.note,),
         warnings=tuple(warnings),
     )

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 
 from almacal.b2b.phases import interp_phase, unwrap_joint, wrap
+from almacal.b2b.structure import B2BStructure
+from almacal.solutions import PhaseSolutions
 
 TIME_MATCH_S = 1.0
 
@@ -58,25 +60,6 @@ def refuse_linearpd_spwmap(
             )
 
 
-@dataclass(frozen=True)
-class PhaseSolutions:
-    """Rows of a phase-only gain table. phase, flag, snr : (n_row, n_pol)."""
-
-    time: np.ndarray
-    field: np.ndarray
-    spw: np.ndarray
-    antenna: np.ndarray
-    refant: np.ndarray
-    scan: np.ndarray
-    phase: np.ndarray
-    flag: np.ndarray
-    snr: np.ndarray
-
-    @property
-    def n_pol(self) -> int:
-        return int(self.phase.shape[1])
-
-
 def joint_unwrap(tables: Sequence[PhaseSolutions]) -> list[np.ndarray]:
     """Unwrapped phases for each table, unwrapped jointly in time per (antenna, spw, pol).
 
@@ -96,6 +79,26 @@ def joint_unwrap(tables: Sequence[PhaseSolutions]) -> list[np.ndarray]:
                 out[ok, p] = unwrap_joint(time[ok], phase[ok, p])
     bounds = np.cumsum([0] + [t.time.size for t in tables])
     return [out[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def _scaled_low_phase(
+    sol: PhaseSolutions,
+    unwrapped: np.ndarray,
+    *,
+    spw: int,
+    antenna: int,
+    ratio: float,
+    times: np.ndarray,
+) -> np.ndarray:
+    """(n_t, n_pol) ratio x the unwrapped phase of one antenna in one low spw, interpolated
+    linearly to times (end values held); NaN for a polarization without a solution."""
+    rows = np.flatnonzero((sol.antenna == antenna) & (sol.spw == spw))
+    out = np.full((times.size, sol.n_pol), np.nan)
+    for p in range(sol.n_pol):
+        ok = rows[np.isfinite(unwrapped[rows, p])]
+        if ok.size:
+            out[:, p] = ratio * interp_phase(times, sol.time[ok], unwrapped[ok, p])
+    return out
 
 
 def scaled_solutions(
@@ -124,15 +127,11 @@ def scaled_solutions(
     parts = []
     for h in sorted(ratio):
         for a in antennas:
-            rows = np.flatnonzero((sol.antenna == a) & (sol.spw == source_spw[h]))
-            phase = np.zeros((n_t, n_pol))
-            flag = np.ones((n_t, n_pol), dtype=bool)
-            for p in range(n_pol):
-                ok = rows[np.isfinite(unwrapped[rows, p])]
-                if ok.size:
-                    phase[:, p] = ratio[h] * interp_phase(times, sol.time[ok], unwrapped[ok, p])
-                    flag[:, p] = False
-            parts.append((h, a, phase, flag))
+            phase = _scaled_low_phase(
+                sol, unwrapped, spw=source_spw[h], antenna=a, ratio=ratio[h], times=times
+            )
+            flag = np.isnan(phase)
+            parts.append((h, a, np.where(flag, 0.0, phase), flag))
     n = n_t * len(parts)
     return PhaseSolutions(
         time=np.tile(times, len(parts)),
@@ -188,3 +187,60 @@ class DgcOffsets:
             ok = np.isfinite(flat[:, k])
             out[:, k] = np.interp(t, self.times[ok], flat[ok, k]) if ok.any() else np.nan
         return out.reshape(np.size(t), *u.shape[1:])
+
+
+def spw_sources(
+    structure: B2BStructure, combine_spw: bool, dgc_low: PhaseSolutions
+) -> tuple[dict[int, int], dict[int, float]]:
+    """high spw -> the low spw whose solutions it takes, and high spw -> nu_high / nu_low.
+
+    Solutions of combined spws sit in one spw (the one gaincal labels most rows with)
+    and belong to the mean low frequency.
+    """
+    st = structure
+    if combine_spw:
+        nu_low = float(np.mean([st.spw_freq_hz[s] for s in st.low_spws]))
+        key = int(np.bincount(dgc_low.spw).argmax())
+        return {h: key for h in st.high_spws}, {h: st.spw_freq_hz[h] / nu_low for h in st.high_spws}
+    return dict(st.spwmap), {h: st.ratio(h) for h in st.high_spws}
+
+
+@dataclass(frozen=True)
+class TransferSolutions:
+    """What the gaincal sequence solved, ready to scale and to check.
+
+    dgc_low, phasecal : low-frequency solutions; dgc_low_unwrapped : (n_row, n_pol) the
+    DGC ones unwrapped jointly with the phase calibrator's; offsets : band offsets per
+    block; source_spw, ratio : per high spw, its low spw and nu_high / nu_low.
+    """
+
+    dgc_low: PhaseSolutions
+    dgc_low_unwrapped: np.ndarray
+    phasecal: PhaseSolutions
+    offsets: DgcOffsets
+    source_spw: dict[int, int]
+    ratio: dict[int, float]
+
+    def transferred_phase(self, times: np.ndarray, n_antenna: int) -> np.ndarray:
+        """(n_t, n_ant, n_spw) phase (rad) the transfer gives the high spws (offsets.spws
+        order) at times: scaled DGC-low phase + interpolated band offset, averaged over
+        polarizations (NaN where an antenna has no solution)."""
+        off = self.offsets.at(times)  # (n_t, n_ant, n_spw, n_pol)
+        out = np.empty(off.shape[:3])
+        for j, h in enumerate(self.offsets.spws):
+            scaled = np.stack(
+                [
+                    _scaled_low_phase(
+                        self.dgc_low,
+                        self.dgc_low_unwrapped,
+                        spw=self.source_spw[h],
+                        antenna=a,
+                        ratio=self.ratio[h],
+                        times=times,
+                    )
+                    for a in range(n_antenna)
+                ],
+                axis=1,
+            )
+            out[:, :, j] = np.angle(np.nanmean(np.exp(1j * (scaled + off[:, :, j, :])), axis=2))
+        return out

@@ -1,0 +1,115 @@
+"""b2b_phasetransfer's steps for the one task skeleton (almacal.casatask.skeleton).
+
+params -> products (five caltables, JSON, ECSV, PNGs) -> read (MsInfo) ->
+compute (almacal.b2b.run: CASA writes the caltables under their temporary names)
+-> write (the files, then, last, CORRECTED_DATA and HISTORY of the MS) -> record.
+mode='plan' reads and writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from almacal.b2b import planner, run
+from almacal.b2b.calls import CasaCalls, LogSink
+from almacal.b2b.params import B2BParams
+from almacal.b2b.results import B2BResult, PlanResult, write_files
+from almacal.casatask.log import casalog
+from almacal.msinfo import MsInfo
+
+
+class B2BTask:
+    """The steps, with CASA reached through casa (almacal.io.b2b_calls in the task)."""
+
+    name = "b2b_phasetransfer"
+
+    def __init__(self, casa: CasaCalls, log: LogSink = casalog) -> None:
+        self.casa = casa
+        self.log = log
+
+    def params(self, args: dict[str, Any]) -> B2BParams:
+        return B2BParams.from_task_args(**args)
+
+    def products(self, params: B2BParams) -> Mapping[str, str]:
+        return params.products() if params.mode == "transfer" else {}
+
+    def read(self, params: B2BParams) -> MsInfo | None:
+        return self.casa.read_ms_info(params.vis) if params.mode == "transfer" else None
+
+    def compute(
+        self, params: B2BParams, data: MsInfo | None, staged: Mapping[str, str]
+    ) -> B2BResult | PlanResult:
+        if data is None:
+            return PlanResult(
+                planner.plan(
+                    band=params.band,
+                    maxbaseline_km=params.maxbaseline,
+                    sep_inband_deg=params.sepinband,
+                    sep_b2b_deg=params.sepb2b,
+                    coherence_goal=params.coherence,
+                    phase_rms_deg=params.phaserms,
+                )
+            )
+        return run.transfer(params, data, self.casa, staged, self.log)
+
+    def write(
+        self,
+        params: B2BParams,
+        data: MsInfo | None,
+        result: B2BResult | PlanResult,
+        staged: Mapping[str, str],
+    ) -> None:
+        if not isinstance(result, B2BResult):
+            return
+        write_files(result, staged)
+        if params.doapply:
+            st = result.structure
+            self.log.post("Applying the transfer to %s (CORRECTED_DATA)" % ", ".join(st.targets))
+            run.apply(params, st, self.casa, staged)
+
+    def report(self, result: B2BResult | PlanResult) -> None:
+        if isinstance(result, PlanResult):
+            self._report_plan(result.plan)
+        else:
+            self._report_transfer(result)
+
+    def _report_plan(self, pl: planner.Plan) -> None:
+        self.log.post("Plan: %s. %s" % (pl.choice, pl.reason))
+        self.log.post(
+            "Maximum calibrator separation for coherence %.2f at %.0f deg expected phase "
+            "RMS: %.2f deg (%s)"
+            % (
+                pl.coherence_goal,
+                pl.expected_phase_rms_deg,
+                pl.max_separation_deg,
+                pl.separation_source,
+            )
+        )
+
+    def _report_transfer(self, result: B2BResult) -> None:
+        d = result.diagnostics
+        self.log.post("Wrote %s" % ", ".join(result.files.values()))
+        self.log.post(
+            "Residual DGC phase RMS after transfer %.1f deg (DGC loss %.1f %%); band offset "
+            "change between blocks %.1f deg RMS; expected phase RMS over the cycle %.1f deg "
+            "at the target elevation (%.0f deg; DGC at %.0f deg) -> expected coherence "
+            "%.3f; QA %.2f"
+            % (
+                d.residual_rms_deg,
+                100 * d.dgc_loss,
+                d.offset_change_rms_deg,
+                d.expected_rms_target_deg,
+                d.elevation_target_deg,
+                d.elevation_dgc_deg,
+                d.expected_coherence,
+                result.qa_score(),
+            )
+        )
+        worst = int(np.nanargmax(d.residual_rms_antenna_deg))
+        self.log.post(
+            "Worst antenna %s: residual %.1f deg"
+            % (d.antenna_names[worst], d.residual_rms_antenna_deg[worst])
+        )

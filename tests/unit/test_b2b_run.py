@@ -1,0 +1,244 @@
+"""almacal.b2b.run and the task's steps against a fake CASA (tests/unit/b2b_fake_casa.py).
+
+The fake's phases are noise-free and linear in time, so a correct transfer leaves
+no residual at all: every tolerance below is rounding, and each check has a
+guard showing the quantity it tests is not trivially zero.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from almacal import outputs
+from almacal.b2b import run
+from almacal.b2b.params import HISTORY_MARK, B2BParams
+from almacal.b2b.task import B2BTask
+from almacal.casatask import skeleton
+from almacal.casatask.skeleton import run_task
+from almacal.outputs import json_safe, temporary_name
+from tests.unit.b2b_fake_casa import (
+    FREQ_HZ,
+    HIGH,
+    N_ANT,
+    TASK_ARGS,
+    FakeCasa,
+    FakeLog,
+    ms_info,
+)
+
+ATOL = 1e-9  # rad: rounding only
+
+
+def _wrap(x):
+    return np.mod(x + np.pi, 2 * np.pi) - np.pi
+
+
+def _vis(tmp_path) -> str:
+    path = tmp_path / "obs.ms"
+    (path / "ANTENNA").mkdir(parents=True)
+    return str(path)
+
+
+def _params(tmp_path, **change) -> B2BParams:
+    return B2BParams.from_task_args(**(TASK_ARGS | {"vis": _vis(tmp_path)} | change))
+
+
+def _transfer(tmp_path, fake=None, **change):
+    p = _params(tmp_path, **change)
+    fake = fake or FakeCasa(ms_info(p.vis))
+    tables = {k: str(tmp_path / f"staged_{k}") for k in p.tables()}
+    result = run.transfer(p, fake.info, fake, tables, FakeLog())
+    return p, fake, tables, result
+
+
+def _gaincals(fake):
+    return [kw for name, kw in fake.made if name == "gaincal"]
+
+
+def test_gaincal_sequence_and_calls_recorded_with_final_names(tmp_path):
+    p, fake, tables, result = _transfer(tmp_path)
+    g = _gaincals(fake)
+    assert [kw["caltable"] for kw in g] == [
+        tables["dgc_low"],
+        tables["phasecal"],
+        tables["dgc_offset"],
+        tables["dgc_offset"],
+    ]
+    assert (g[0]["scan"], g[0]["spw"], g[0]["solint"]) == ("1,3,5,13,15,17", "0,1", "inf")
+    assert (g[1]["field"], g[1]["scan"], g[1]["solint"]) == ("PC", "6,8,10,12", "int")
+    assert [(kw["scan"], kw["spw"], kw["append"]) for kw in g[2:]] == [
+        ("2,4", "2,3", False),
+        ("14,16", "2,3", True),
+    ]
+    assert all(kw["gaintable"] == [tables["dgc_low_scaled"]] for kw in g[2:])
+    assert {kw["refant"] for kw in g} == {result.refant}
+    # applycal is in the record but not made: apply() changes the MS after the products.
+    assert "applycal" not in [name for name, _ in fake.made]
+    assert [name for name, _ in result.casa_calls] == ["gaincal"] * 4 + ["applycal"]
+    final = p.tables()
+    assert result.casa_calls[-1][1]["gaintable"] == [final["phasecal_scaled"], final["dgc_offset"]]
+    assert "staged_" not in json.dumps(json_safe(result.to_record()))
+    assert result.caltables == final
+
+
+def test_transfer_reproduces_the_high_frequency_phases(tmp_path):
+    _, fake, tables, result = _transfer(tmp_path)
+    d = result.diagnostics
+    # The DGC check: the scaled low phases + band offsets give the high DGC data exactly.
+    assert d.residual_rms_deg < 1e-6 and np.nanmax(d.residual_rms_antenna_deg) < 1e-6
+    assert d.qa["dgc_residual"] == pytest.approx(1.0)
+    # No drift injected: both blocks give the same offsets (mod 2 pi).
+    assert d.offset_change_rms_deg < 1e-6 and d.qa["offset_stability"] == pytest.approx(1.0)
+    # The claim of B2B on the target: the scaled phase-calibrator table + the band offset
+    # equals the true high-frequency phase relative to refant at every target integration.
+    ref = fake.info.antenna_names.index(result.refant)
+    pc, off = fake.tables[tables["phasecal_scaled"]], fake.tables[tables["dgc_offset"]]
+    target_times = np.concatenate([fake.info.scan_times[s] for s in result.structure.target_scans])
+    errors, spread = [], []
+    for h in HIGH:
+        for a in range(N_ANT):
+            rows = (pc.antenna == a) & (pc.spw == h) & np.isin(pc.time, target_times)
+            assert rows.sum() == target_times.size  # a row at every target integration
+            offset = off.phase[(off.antenna == a) & (off.spw == h), 0][0]
+            t = pc.time[rows]
+            truth = fake.truth.high(a, h, t) - fake.truth.high(ref, h, t)
+            errors.append(_wrap(pc.phase[rows, 0] + offset - truth))
+            spread.append(offset)
+    assert np.max(np.abs(errors)) < ATOL
+    # Not vacuous: offsets over the circle, low phases wrapping, non-integer ratios.
+    assert np.std(spread) > 1.0
+    low = np.ptp(fake.truth.beta) * 164.0
+    assert low > 2 * np.pi
+    assert all(abs(FREQ_HZ[h] / FREQ_HZ[h - 2] % 1 - 0.5) < 0.45 for h in HIGH)
+
+
+def test_dgc_plot_series_is_the_transfer_at_the_low_solution_times(tmp_path):
+    _, fake, tables, result = _transfer(tmp_path)
+    series = result.dgc_phases
+    np.testing.assert_array_equal(series.times, np.unique(fake.tables[tables["dgc_low"]].time))
+    assert series.phase.shape == (series.times.size, N_ANT, len(HIGH))
+    ref = fake.info.antenna_names.index(result.refant)
+    for j, h in enumerate(HIGH):
+        for a in range(N_ANT):
+            truth = fake.truth.high(a, h, series.times) - fake.truth.high(ref, h, series.times)
+            np.testing.assert_allclose(_wrap(series.phase[:, a, j] - truth), 0.0, atol=ATOL)
+
+
+@pytest.mark.parametrize(
+    ("spoil", "change", "message"),
+    [
+        (lambda f: f.flagged_scans.update({6, 8, 10, 12}), {}, "phase calibrator PC"),
+        (lambda f: f.flagged_scans.update({2, 4, 14, 16}), {}, "high-frequency DGC scans"),
+        (lambda f: f.history.append(HISTORY_MARK + ": x"), {}, "already has a B2B transfer"),
+        (lambda f: None, {"refant": "DV99"}, "refant='DV99' is not an antenna"),
+        (lambda f: None, {"phasecal": "TGT"}, "phasecal='TGT' has no scans in the low"),
+    ],
+)
+def test_checks_fail_before_any_casa_call(tmp_path, spoil, change, message):
+    p = _params(tmp_path, **change)
+    fake = FakeCasa(ms_info(p.vis))
+    spoil(fake)
+    with pytest.raises(ValueError, match=message):
+        run.transfer(p, fake.info, fake, {k: k for k in p.tables()}, FakeLog())
+    assert not _gaincals(fake) and not fake.tables
+
+
+@pytest.mark.parametrize("change", [{"force": True}, {"doapply": False}])
+def test_an_earlier_application_is_no_obstacle_when_forced_or_not_applying(tmp_path, change):
+    fake = FakeCasa(ms_info(""))
+    fake.history.append(HISTORY_MARK + ": earlier")
+    _transfer(tmp_path, fake, **change)
+    assert len(_gaincals(fake)) == 4
+
+
+def test_field_outside_j2000_is_refused_before_gaincal(tmp_path):
+    p = _params(tmp_path)
+    fake = FakeCasa(ms_info(p.vis, frame="AZEL"))
+    with pytest.raises(ValueError, match="field 'DGC' has its phase centre in frame 'AZEL'"):
+        run.transfer(p, fake.info, fake, {k: k for k in p.tables()}, FakeLog())
+    assert not _gaincals(fake)
+
+
+def test_combine_auto_follows_the_predicted_snr(tmp_path):
+    # noise_var 1e-4 per sample, 64 samples x 4 baselines: SNR ~1600 per spw -> per spw.
+    _, fake, _, result = _transfer(tmp_path / "a")
+    assert not result.combine_spw and "per-spw solutions" in result.combine_reason
+    assert {kw["combine"] for kw in _gaincals(fake)[:2]} == {""}
+    # noise_var 400: SNR ~0.8, below 3 x minsnr -> combined.
+    _, fake, _, result = _transfer(tmp_path / "b", FakeCasa(ms_info(""), noise_var=400.0))
+    assert result.combine_spw and "below 9.0" in result.combine_reason
+    assert {kw["combine"] for kw in _gaincals(fake)[:2]} == {"spw"}
+
+
+def test_explicit_combine_reads_no_snr_sample(tmp_path):
+    _, fake, _, result = _transfer(tmp_path, combine="none")
+    assert result.combine_reason == "combine='none' requested"
+    reads = [kw["scans"] for name, kw in fake.made if name == "read_baseline_vis"]
+    assert len(reads) == 1 and 6 not in reads[0]  # the diagnostics' DGC read only
+
+
+@pytest.fixture
+def quiet_skeleton(monkeypatch):
+    """run_task and staged log through casalog: a fake keeps CASA out of unit tests."""
+    log = FakeLog()
+    monkeypatch.setattr(skeleton, "casalog", log)
+    monkeypatch.setattr(outputs, "casalog", log)
+    return log
+
+
+def test_task_writes_every_product_staged_and_changes_the_ms_last(tmp_path, quiet_skeleton):
+    args = TASK_ARGS | {"vis": _vis(tmp_path), "makeplots": True}
+    p = B2BParams.from_task_args(**args)
+    fake = FakeCasa(ms_info(p.vis))
+    products = p.products()
+    seen: list[set[str]] = []
+    fake.on_applycal = lambda: seen.append(set(os.listdir(tmp_path)))
+    rec = run_task(B2BTask(fake, FakeLog()), args)
+    # When applycal runs, every product is complete under its temporary name, none final.
+    assert {os.path.basename(temporary_name(v)) for v in products.values()} <= seen[0]
+    assert not {os.path.basename(v) for v in products.values()} & seen[0]
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        ["obs.ms", *(os.path.basename(v) for v in products.values())]
+    )
+    with open(products["json"], encoding="utf-8") as fh:
+        assert json.load(fh) == json.loads(json.dumps(json_safe(rec)))
+    assert os.path.getsize(products["plot_dgc"]) > 0 and os.path.getsize(products["ecsv"]) > 0
+    # HISTORY: the application with the final table names, then one line per argument.
+    assert [name for name, _ in fake.made][-2:] == ["applycal", "write_history"]
+    assert fake.history[0] == "%s: %s + %s to TGT spw 2,3" % (
+        HISTORY_MARK,
+        products["phasecal_scaled"],
+        products["dgc_offset"],
+    )
+    assert fake.history[1:] == [f"{k:<11} = {v!r}" for k, v in args.items()]
+    assert rec["applied"] and rec["caltables"] == p.tables()
+
+
+def test_failed_apply_leaves_no_product_and_no_history(tmp_path, quiet_skeleton):
+    args = TASK_ARGS | {"vis": _vis(tmp_path)}
+    fake = FakeCasa(ms_info(args["vis"]))
+
+    def fail():
+        raise RuntimeError("applycal failed")
+
+    fake.on_applycal = fail
+    with pytest.raises(RuntimeError, match="applycal failed"):
+        run_task(B2BTask(fake, FakeLog()), args)
+    assert os.listdir(tmp_path) == ["obs.ms"] and not fake.history
+    assert len(_gaincals(fake)) == 4  # the failure came after the solutions
+
+
+def test_plan_mode_reads_and_writes_nothing(tmp_path, quiet_skeleton):
+    fake = FakeCasa(ms_info(""))
+    log = FakeLog()
+    rec = run_task(
+        B2BTask(fake, log),
+        TASK_ARGS | {"mode": "plan", "maxbaseline": 15.0, "sepinband": 3.0, "sepb2b": 0.8},
+    )
+    assert rec["mode"] == "plan" and rec["plan"]["choice"] == "b2b"
+    assert fake.made == [] and os.listdir(tmp_path) == []
+    assert log.lines[0][1].startswith("Plan: b2b.")
