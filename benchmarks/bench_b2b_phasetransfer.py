@@ -5,8 +5,7 @@ One run, one machine, one full-size simulated B2B MS (simulate_b2b(size='full'):
 110 referencing cycles). Each measurement runs in a fresh child process:
 
 1. b2b_phasetransfer (doapply=True, plots on) on the MS: total wall time, and the
-   time of its gaincal calls (recorded inside the task: the applycal runs after
-   the record is written, last);
+   time of its casatasks calls (recorded inside the task);
 2. the same casatasks calls replayed bare, with the same arguments, into a scratch
    caltable prefix (the scaled tables the task wrote are reused as inputs, which is
    what the bare sequence would need to exist anyway).
@@ -116,14 +115,14 @@ def main() -> None:
     print("MS %s: %.2f GB" % (vis, size_gb))
     print("b2b_phasetransfer            %8.1f s" % task["seconds"])
     print(
-        "  of which its gaincal calls %8.1f s (%d casatasks calls in all)"
+        "  of which its casatasks calls %6.1f s (%d calls)"
         % (task["casa_seconds"], len(task["calls"]))
     )
     print("bare gaincal/applycal calls  %8.1f s (%d calls)" % (bare["seconds"], bare["n_calls"]))
     print(
         "ratio task / bare            %8.3f   (target <= 1.1)" % (task["seconds"] / bare["seconds"])
     )
-    print("ratio task / own gaincal time %7.3f" % (task["seconds"] / task["casa_seconds"]))
+    print("ratio task / own CASA time   %8.3f" % (task["seconds"] / task["casa_seconds"]))
     print(
         "first call in a session also imports astropy.table + matplotlib: %.2f s (ratio %.3f)"
         % (task["import_seconds"], (task["seconds"] + task["import_seconds"]) / bare["seconds"])

@@ -198,8 +198,11 @@ def test_task_writes_every_product_staged_and_changes_the_ms_last(tmp_path, quie
     seen: list[set[str]] = []
     fake.on_applycal = lambda: seen.append(set(os.listdir(tmp_path)))
     rec = run_task(B2BTask(fake, FakeLog()), args)
-    # When applycal runs, every product is complete under its temporary name, none final.
-    assert {os.path.basename(temporary_name(v)) for v in products.values()} <= seen[0]
+    # When applycal runs, every product is complete under its temporary name, none final;
+    # the JSON follows it (it records the applycal's time in casa_seconds).
+    before = {k: v for k, v in products.items() if k != "json"}
+    assert {os.path.basename(temporary_name(v)) for v in before.values()} <= seen[0]
+    assert os.path.basename(temporary_name(products["json"])) not in seen[0]
     assert not {os.path.basename(v) for v in products.values()} & seen[0]
     assert sorted(os.listdir(tmp_path)) == sorted(
         ["obs.ms", *(os.path.basename(v) for v in products.values())]

@@ -20,8 +20,8 @@ class B2BResult:
     """A transfer: what was found, solved and checked, and the CASA calls that did it.
 
     casa_calls : (name, arguments) with the final table names, applycal included when
-    applied; casa_seconds : wall time of the gaincal calls (the applycal runs after the
-    products are written, last). dgc_phases and files are not part of the record.
+    applied; casa_seconds : wall time of those calls. dgc_phases and files are not part
+    of the record.
     """
 
     vis: str
@@ -112,9 +112,11 @@ def write_ecsv(result: B2BResult, path: str) -> None:
     table.write(path, format="ascii.ecsv", overwrite=True)
 
 
-def write_files(result: B2BResult, paths: Mapping[str, str]) -> None:
-    """The record as JSON, the per-antenna ECSV and, when paths name them, the PNGs."""
-    write_json(paths["json"], result.to_record())
+def write_files(result: B2BResult, paths: Mapping[str, str], *, with_json: bool = True) -> None:
+    """The record as JSON (unless with_json is False), the per-antenna ECSV and, when
+    paths name them, the PNGs."""
+    if with_json:
+        write_json(paths["json"], result.to_record())
     write_ecsv(result, paths["ecsv"])
     d = result.diagnostics
     if "plot_dgc" in paths:

@@ -8,7 +8,9 @@ mode='plan' reads and writes nothing.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -19,6 +21,7 @@ from almacal.b2b.params import B2BParams
 from almacal.b2b.results import B2BResult, PlanResult, write_files
 from almacal.casatask.log import casalog
 from almacal.msinfo import MsInfo
+from almacal.outputs import write_json
 
 
 class B2BTask:
@@ -61,14 +64,22 @@ class B2BTask:
         data: MsInfo | None,
         result: B2BResult | PlanResult,
         staged: Mapping[str, str],
-    ) -> None:
+    ) -> B2BResult | None:
         if not isinstance(result, B2BResult):
-            return
-        write_files(result, staged)
+            return None
         if params.doapply:
+            # the MS changes last: every other product is written first, except the JSON,
+            # which records the applycal's time too (casa_seconds: all CASA calls)
+            write_files(result, staged, with_json=False)
             st = result.structure
             self.log.post("Applying the transfer to %s (CORRECTED_DATA)" % ", ".join(st.targets))
+            t0 = time.perf_counter()
             run.apply(params, st, self.casa, staged)
+            result = replace(result, casa_seconds=result.casa_seconds + time.perf_counter() - t0)
+            write_json(staged["json"], result.to_record())
+            return result
+        write_files(result, staged)
+        return None
 
     def report(self, result: B2BResult | PlanResult) -> None:
         if isinstance(result, PlanResult):

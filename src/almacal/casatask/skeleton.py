@@ -12,7 +12,9 @@
 4. ``compute(params, data, staged)`` is the science; CASA steps that make products
    (gaincal tables, split MSs) write them under the temporary names in ``staged``;
 5. ``write(params, data, result, staged)`` writes the remaining products under
-   their temporary names and, last, anything that changes an input MS;
+   their temporary names and, last, anything that changes an input MS; it returns
+   the final result when writing adds to it (e.g. the time of an applycal), else
+   None;
 6. every product is renamed into place together (almacal.outputs.staged), or
    removed when a step failed; the result's ``to_record()`` is what the task
    returns.
@@ -53,7 +55,7 @@ class TaskSteps(Protocol[P, D, R]):
 
     def compute(self, params: P, data: D, staged: Mapping[str, str]) -> R: ...
 
-    def write(self, params: P, data: D, result: R, staged: Mapping[str, str]) -> None: ...
+    def write(self, params: P, data: D, result: R, staged: Mapping[str, str]) -> R | None: ...
 
     def report(self, result: R) -> None: ...
 
@@ -65,7 +67,7 @@ def run_task(steps: TaskSteps[P, D, R], args: Mapping[str, Any]) -> dict[str, An
     with staged(steps.products(params)) as tmp:
         data = steps.read(params)
         result = steps.compute(params, data, tmp)
-        steps.write(params, data, result, tmp)
+        result = steps.write(params, data, result, tmp) or result
     casalog.origin(steps.name)  # a nested task (spwconsistency -> relcal_fit) may change it
     steps.report(result)
     return result.to_record()
