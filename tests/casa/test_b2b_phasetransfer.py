@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from almacal import b2b_phasetransfer
-from almacal.simulate.b2b import SimulatedB2B, simulate_b2b
+from almacal.datasets import simulate_b2b
+from almacal.simulate.b2b import SimulatedB2B
 from tests.casa.msutil import fingerprint, read_columns
 
 SEED = 2017

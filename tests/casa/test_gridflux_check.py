@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from almacal.simulate import simulate_epochs
+from almacal.datasets import simulate_epochs
 from almacal.simulate.gridcal import GRID_QUASAR, PHASE_QUASAR
 
 pytestmark = pytest.mark.casa
