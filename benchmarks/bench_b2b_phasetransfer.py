@@ -90,7 +90,7 @@ def main() -> None:
         print(json.dumps(result))
         return
 
-    from almacal.simulate.b2b import simulate_b2b
+    from almacal.datasets import simulate_b2b
 
     os.makedirs(a.outdir, exist_ok=True)
     vis = os.path.join(a.outdir, "b2b_full.ms")

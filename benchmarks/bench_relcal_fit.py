@@ -142,7 +142,8 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="use a set already in --outdir")
     args = parser.parse_args()
 
-    from almacal.simulate import CALIBRATORS, TRUTH_FILE, SimulatedSet, simulate_epochs
+    from almacal.datasets import simulate_epochs
+    from almacal.simulate import CALIBRATORS, TRUTH_FILE, SimulatedSet
 
     outdir = os.path.abspath(args.outdir)
     t0 = time.perf_counter()

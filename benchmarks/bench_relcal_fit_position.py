@@ -59,7 +59,7 @@ def main() -> None:
     import numpy as np
 
     from almacal import relcal_fit
-    from almacal.simulate import simulate_epochs
+    from almacal.datasets import simulate_epochs
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--outdir", required=True)

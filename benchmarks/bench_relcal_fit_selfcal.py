@@ -63,7 +63,8 @@ def main() -> None:
 
     import numpy as np
 
-    from almacal.simulate import CALIBRATORS, TRUTH_FILE, SimulatedSet, simulate_epochs
+    from almacal.datasets import simulate_epochs
+    from almacal.simulate import CALIBRATORS, TRUTH_FILE, SimulatedSet
 
     outdir = os.path.abspath(os.path.join(args.outdir, f"selfcal_{args.size}"))
     truth = os.path.join(outdir, TRUTH_FILE)

@@ -70,7 +70,8 @@ def _sets(data: str) -> dict[str, Any]:
     """Simulated sets by name, built when missing."""
     import numpy as np
 
-    from almacal.simulate import SimulatedSet, simulate_epochs
+    from almacal.datasets import simulate_epochs
+    from almacal.simulate import SimulatedSet
     from almacal.simulate.gridcal import GRID_QUASAR, PHASE_QUASAR
 
     aca = _scaled_aca(data)
@@ -143,7 +144,7 @@ def _sets(data: str) -> dict[str, Any]:
 
 
 def _b2b(data: str) -> str:
-    from almacal.simulate.b2b import simulate_b2b
+    from almacal.datasets import simulate_b2b
 
     outdir = os.path.join(data, "b2b")
     if not os.path.exists(os.path.join(outdir, "b2b_truth.json")):

@@ -17,7 +17,7 @@ TABLE3_RFCF = (1.02, 1.02, 0.98, 1.02, 1.09, 0.94, 0.92)
 def run_demo(outdir: str, *, size: str = "test", seed: int = 1) -> str:
     """Simulate 7 epochs, fit, rescale, refit; return a report of recovered vs injected."""
     import almacal
-    from almacal.simulate import simulate_epochs
+    from almacal.datasets import simulate_epochs
 
     outdir = os.path.abspath(outdir)
     os.makedirs(outdir, exist_ok=True)

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from almacal.simulate import TRUTH_FILE, SimulatedSet, simulate_epochs
+from almacal.datasets import simulate_epochs
+from almacal.simulate import TRUTH_FILE, SimulatedSet
 
 SEED000_RFCF = (1.02, 1.02, 0.98, 1.02, 1.09, 0.94, 0.92)
 """Seed 000 Table 3, column rFCF: the correction each epoch needed."""

@@ -12,7 +12,8 @@ import pytest
 
 from almacal import b2b_phasetransfer
 from almacal.constants import C_M_S
-from almacal.simulate.b2b import SimulatedB2B, simulate_b2b
+from almacal.datasets import simulate_b2b
+from almacal.simulate.b2b import SimulatedB2B
 from tests.casa.msutil import fingerprint, read_columns
 
 SEED = 2017

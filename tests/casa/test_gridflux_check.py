@@ -5,11 +5,12 @@ import csv
 import datetime as dt
 import os
 import shutil
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from almacal.simulate import simulate_epochs
+from almacal.datasets import simulate_epochs
 from almacal.simulate.gridcal import GRID_QUASAR, PHASE_QUASAR
 
 pytestmark = pytest.mark.casa
@@ -37,11 +38,24 @@ def stale_eb(tmp_path_factory):
     return sim
 
 
+def _eb(vis):
+    """What the tests need of the EB: science spws, their centre frequencies, the date."""
+    from almacal.gridflux.ebselect import centre_frequencies, science_spws
+    from almacal.io.msinfo import read_ms_info
+
+    info = read_ms_info(vis)
+    spws = science_spws(info)
+    return SimpleNamespace(
+        field_names=info.field_names,
+        spws=spws,
+        spw_freq_hz=centre_frequencies(info, spws),
+        obs_date=info.start_utc,
+    )
+
+
 def _pipeline_flux_csv(path, vis):
     """flux.csv as hifa_importdata writes it, with the stale catalog flux at each spw."""
-    from almacal.io.msmeta import read_calibrator_meta
-
-    meta = read_calibrator_meta(vis)
+    meta = _eb(vis)
     fid = meta.field_names.index(GRID_QUASAR.name)
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)

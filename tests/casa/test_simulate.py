@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from almacal import simulate as sim
+from almacal.datasets import simulate_epochs
 
 N_ANTENNA = len(sim.read_antenna_config(os.path.join(casadata.datapath, sim.ACA_CONFIG)).pad)
 N_BASELINE = N_ANTENNA * (N_ANTENNA - 1) // 2
@@ -324,9 +325,9 @@ def test_weight_spectrum_column(simulated_set_factory):
 
 def test_same_seed_same_data(tmp_path):
     kw = {"n_epoch": 1, "scan_s": SHORT_SCAN_S}
-    a = sim.simulate_epochs(tmp_path / "a", seed=4, **kw)
-    b = sim.simulate_epochs(tmp_path / "b", seed=4, **kw)
-    c = sim.simulate_epochs(tmp_path / "c", seed=5, **kw)
+    a = simulate_epochs(tmp_path / "a", seed=4, **kw)
+    b = simulate_epochs(tmp_path / "b", seed=4, **kw)
+    c = simulate_epochs(tmp_path / "c", seed=5, **kw)
     data = [read_main(s.paths[0], "DATA")["DATA"] for s in (a, b, c)]
     np.testing.assert_array_equal(data[0], data[1])
     assert not np.array_equal(data[0], data[2])
@@ -335,8 +336,8 @@ def test_same_seed_same_data(tmp_path):
 def test_existing_outputs_need_overwrite(epoch_copies):
     outdir = os.path.dirname(epoch_copies.truth_path)
     with pytest.raises(FileExistsError, match="overwrite=True"):
-        sim.simulate_epochs(outdir, n_epoch=1)
-    rebuilt = sim.simulate_epochs(outdir, n_epoch=1, overwrite=True, scan_s=SHORT_SCAN_S)
+        simulate_epochs(outdir, n_epoch=1)
+    rebuilt = simulate_epochs(outdir, n_epoch=1, overwrite=True, scan_s=SHORT_SCAN_S)
     assert rebuilt.paths[0] == epoch_copies.paths[0]
     assert rebuilt.truth["scan_s"] == pytest.approx(SHORT_SCAN_S)
 

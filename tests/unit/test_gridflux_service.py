@@ -8,17 +8,13 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
+from almacal.catalog_query import ServiceConfig, ServiceError
 from almacal.gridflux.catalog import make_measurement
 from almacal.gridflux.check import CheckOptions, EbTarget, check_eb
 from almacal.gridflux.delays import ingestion_delays
-from almacal.gridflux.service import (
-    SEARCH_RADIUS_DEG,
-    SEARCH_VERSION,
-    ServiceConfig,
-    ServiceError,
-    query_flux,
-)
+from almacal.gridflux.service import SEARCH_RADIUS_DEG, SEARCH_VERSION, query_flux
 from almacal.gridflux.sources import FileSource, ServiceSource
+from almacal.io.catalog_service import HttpCatalogClient
 from tests.unit.gridflux_fake_service import (
     VERSION,
     FakeCatalog,
@@ -94,13 +90,15 @@ def _target(name=SOURCE, radec=RADEC):
     return EbTarget("ep02.ms", "", name, OBS, (0, 1, 2, 3), SPW_HZ, radec_deg=radec)
 
 
-def _config(*bases, cache_dir="", timeout=2.0):
-    return ServiceConfig(
+def _client(*bases, cache_dir="", timeout=2.0):
+    """The HTTP client of one run on these hosts (it remembers the hosts that failed)."""
+    config = ServiceConfig(
         flux_urls=tuple(f"{b}/sc/flux" for b in bases),
         lightcurve_urls=tuple(f"{b}/sc/search" for b in bases),
         timeout_s=timeout,
         cache_dir=cache_dir,
     )
+    return HttpCatalogClient(config)
 
 
 def test_service_answer_equals_offline_file(tmp_path):
@@ -112,7 +110,7 @@ def test_service_answer_equals_offline_file(tmp_path):
     neighbour, bad = _distractors()
     fake = _fake(meas + neighbour, bad_rows=bad)
     with serve(fake) as base:
-        cat = ServiceSource(_config(base)).for_target(_target(), opts)
+        cat = ServiceSource(_client(base)).for_target(_target(), opts)
     web = check_eb(_target(), cat, opts)
 
     # same measurements -> same answer; the file stores GHz-converted floats (1 ulp)
@@ -176,7 +174,7 @@ def test_primary_failure_falls_back_to_backup(mode):
     primary = _fake(_meas(), mode=mode)
     with serve(backup) as b, serve(primary) as p:
         first = closed_port_url() if mode == "down" else p
-        ans = query_flux(SOURCE, OBS, 343.5e9, _config(first, b))
+        ans = query_flux(SOURCE, OBS, 343.5e9, _client(first, b))
     assert ans["origin"] == "service"
     assert ans["url"].startswith(f"{b}/sc/flux?")
     assert len(backup.requests) == 1
@@ -186,15 +184,15 @@ def test_both_down_uses_cache_then_clear_error(tmp_path):
     cache = str(tmp_path / "cache")
     opts = CheckOptions(n_mc=2000)
     with serve(_fake(_meas())) as base:
-        live = ServiceSource(_config(base, cache_dir=cache)).for_target(_target(), opts)
-    down = _config(closed_port_url(), closed_port_url(), cache_dir=cache)
+        live = ServiceSource(_client(base, cache_dir=cache)).for_target(_target(), opts)
+    down = _client(closed_port_url(), closed_port_url(), cache_dir=cache)
     cached = ServiceSource(down).for_target(_target(), opts)
     assert cached.origin == "cache"
     assert cached.queried_at == live.queried_at  # when the answer was really obtained
     assert cached.measurements == live.measurements
     assert [a["origin"] for a in cached.service_answers] == ["cache"] * 4
 
-    nocache = _config(closed_port_url(), closed_port_url(), cache_dir=str(tmp_path / "empty"))
+    nocache = _client(closed_port_url(), closed_port_url(), cache_dir=str(tmp_path / "empty"))
     with pytest.raises(ServiceError, match=r"failed on every host .*no cached answer in"):
         ServiceSource(nocache).for_target(_target(), opts)
     for path in (tmp_path / "cache").iterdir():  # a cache cut short by a full disk
@@ -202,14 +200,14 @@ def test_both_down_uses_cache_then_clear_error(tmp_path):
     with pytest.raises(ServiceError, match=r"the cached answer .* is unreadable"):
         ServiceSource(down).catalog(SOURCE, OBS, opts, RADEC)
     with pytest.raises(ServiceError, match="no cachedir set"):
-        ServiceSource(_config(closed_port_url())).for_target(_target(), opts)
+        ServiceSource(_client(closed_port_url())).for_target(_target(), opts)
 
 
 def test_slow_host_times_out_and_backup_answers():
     slow = _fake(_meas(), mode="slow", delay_s=3.0)
     with serve(slow) as s, serve(_fake(_meas())) as b:
         t0 = time.perf_counter()
-        ans = query_flux(SOURCE, OBS, 343.5e9, _config(s, b, timeout=0.3))
+        ans = query_flux(SOURCE, OBS, 343.5e9, _client(s, b, timeout=0.3))
         elapsed = time.perf_counter() - t0
     assert ans["url"].startswith(b)
     assert elapsed < 2.5  # the 3 s sleep was not waited for
@@ -217,7 +215,7 @@ def test_slow_host_times_out_and_backup_answers():
 
 def test_unknown_source_on_the_service_is_a_clear_error():
     with serve(_fake(_meas())) as base:
-        src = ServiceSource(_config(base))
+        src = ServiceSource(_client(base))
         target = EbTarget("x.ms", "", "J0000+0000", OBS, (0,), (343.5e9,), radec_deg=(0.0, 0.0))
         with pytest.raises(ValueError, match="no valid measurement of 'J0000\\+0000' within 5 "):
             src.for_target(target, CheckOptions(n_mc=200))
@@ -235,7 +233,7 @@ def test_unnamed_source_in_the_cone_is_used_with_a_warning(tmp_path):
     neighbour, _ = _distractors()
     fake = _fake(meas + neighbour, names={SOURCE: ("PKS 1749+096", "OT 081")})
     with serve(fake) as base:
-        web = check_eb(_target(), ServiceSource(_config(base)).for_target(_target(), opts), opts)
+        web = check_eb(_target(), ServiceSource(_client(base)).for_target(_target(), opts), opts)
     np.testing.assert_allclose(web.extrapolation.flux, offline.extrapolation.flux, rtol=1e-12)
     (note,) = [w for w in web.warnings if "no source named" in w]
     assert "source id 1 (OT 081, PKS 1749+096) at 0.00 arcsec" in note
@@ -243,16 +241,16 @@ def test_unnamed_source_in_the_cone_is_used_with_a_warning(tmp_path):
 
 def test_refused_search_falls_back_then_names_the_error():
     with serve(_fake(_meas(), mode="refused")) as p, serve(_fake(_meas())) as b:
-        cat = ServiceSource(_config(p, b)).catalog(SOURCE, OBS, CheckOptions(), RADEC)
+        cat = ServiceSource(_client(p, b)).catalog(SOURCE, OBS, CheckOptions(), RADEC)
         assert cat.location.startswith(f"POST {b}/sc/search ")
         with pytest.raises(ServiceError, match="search status 'error', errorFields {'ra': 'inv"):
-            ServiceSource(_config(p)).catalog(SOURCE, OBS, CheckOptions(), RADEC)
+            ServiceSource(_client(p)).catalog(SOURCE, OBS, CheckOptions(), RADEC)
 
 
 def test_asof_on_the_service_warns_that_ingestion_dates_are_unknown():
     asof = CheckOptions(n_mc=200, asof=dt.datetime(2019, 3, 8, tzinfo=dt.timezone.utc))
     with serve(_fake(_meas())) as base:
-        cat = ServiceSource(_config(base)).catalog(SOURCE, OBS, asof, RADEC)
+        cat = ServiceSource(_client(base)).catalog(SOURCE, OBS, asof, RADEC)
     # entries count from their observing date: the two later epochs are cut
     assert max(m.date for m in cat.measurements) < asof.asof < max(m.date for m in cat.every_entry)
     assert any("gives no ingestion dates" in n for n in cat.notes)
@@ -263,8 +261,8 @@ def test_missing_flux_answer_is_a_warning_not_a_failure(tmp_path):
     cache = str(tmp_path / "cache")
     opts = CheckOptions(n_mc=2000)
     with serve(_fake(_meas())) as base:
-        live = ServiceSource(_config(base, cache_dir=cache)).catalog(SOURCE, OBS, opts, RADEC)
-    down = ServiceSource(_config(closed_port_url(), cache_dir=cache))
+        live = ServiceSource(_client(base, cache_dir=cache)).catalog(SOURCE, OBS, opts, RADEC)
+    down = ServiceSource(_client(closed_port_url(), cache_dir=cache))
     cat = down.for_target(_target(), opts)
     assert cat.origin == "cache" and cat.measurements == live.measurements
     assert all("failed on every host" in a["error"] for a in cat.service_answers)
@@ -276,7 +274,7 @@ def test_a_host_that_timed_out_is_not_asked_again_in_the_run():
     slow = _fake(_meas(), mode="slow", delay_s=3.0)
     backup = _fake(_meas())
     with serve(slow) as s, serve(backup) as b:
-        src = ServiceSource(_config(s, b, timeout=0.3))
+        src = ServiceSource(_client(s, b, timeout=0.3))
         t0 = time.perf_counter()
         cat = src.for_target(_target(), CheckOptions(n_mc=200))
         elapsed = time.perf_counter() - t0

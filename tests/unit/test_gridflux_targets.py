@@ -1,28 +1,16 @@
 """Which field, spws and flux.csv rows each EB is checked with (no MS needed)."""
 
-import datetime as dt
-
 import pytest
 
 from almacal.gridflux.fluxcsv import read_flux_csv
 from almacal.gridflux.targets import build_targets, phase_calibrators
-from almacal.io.msmeta import CalibratorMeta
+from tests.unit.gridflux_eb import eb_info
 
-OBS = dt.datetime(2019, 3, 6, 3, 0, tzinfo=dt.timezone.utc)
 HEAD = "ms,field,spw,I,Q,U,V,spix,uvmin,uvmax,comment\n"
 
 
 def _meta(flux=("J1751+0939",), phase=("J1830+0619",)):
-    return CalibratorMeta(
-        path="/data/uid___A002_X1.ms",
-        telescope="ALMA",
-        obs_date=OBS,
-        field_names=("J1751+0939", "J1830+0619", "SMM1"),
-        intent_fields={"CALIBRATE_FLUX": flux, "CALIBRATE_PHASE": phase},
-        spws=(17, 19, 21),
-        spw_freq_hz=(336.5e9, 338.5e9, 348.5e9),
-        field_radec_deg=((267.886, 9.650), (277.6, 6.3), None),
-    )
+    return eb_info(flux, phase)
 
 
 def _csv(tmp_path, rows):

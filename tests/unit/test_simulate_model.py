@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from almacal import simulate as sim
+from almacal.datasets import simulate_epochs
 
 ARCSEC = math.pi / (180.0 * 3600.0)
 
@@ -321,7 +322,7 @@ def test_names_and_projects():
 )
 def test_invalid_arguments_name_the_parameter(tmp_path, kwargs, name):
     with pytest.raises(ValueError, match=rf"^{name}="):
-        sim.simulate_epochs(tmp_path / "out", **kwargs)
+        simulate_epochs(tmp_path / "out", **kwargs)
     assert not (tmp_path / "out").exists()  # validated before anything is written
 
 
@@ -342,4 +343,28 @@ def test_simulated_set_from_truth(tmp_path):
 
 def test_importing_simulate_does_not_import_casatools():
     code = "import sys, almacal.simulate; sys.exit('casatools' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_epoch_set_config_from_keywords(tmp_path):
+    cfg = sim.EpochSetConfig.from_keywords(tmp_path / "out", datapath=str(tmp_path), n_epoch=2)
+    assert cfg.outdir == str(tmp_path / "out") and cfg.flux_scale == (1.0, 1.0)
+    # the 'test' preset: 16 channels, 20.2 s dumps, 545.4 s = 27 integrations per scan
+    assert (cfg.n_chan, cfg.integration_s, cfg.n_integration) == (16, 20.2, 27)
+    assert cfg.scan_s == 545.4 and cfg.variations is None and cfg.source_offset_arcsec == {}
+    np.testing.assert_array_equal(cfg.spw_scale_factor, np.ones((2, 4)))
+    # scans are rounded down to whole integrations
+    short = sim.EpochSetConfig.from_keywords(
+        tmp_path, datapath="", n_epoch=1, integration_s=10.1, scan_s=65.0
+    )
+    assert short.n_integration == 6 and short.scan_s == 60.6
+    with pytest.raises(TypeError, match=r"unexpected keyword arguments: \['n_epochs'\]"):
+        sim.EpochSetConfig.from_keywords(tmp_path, datapath="", n_epochs=2)
+    with pytest.raises(ValueError, match="line_peak_jy=.* expected a sequence of 2 values"):
+        simulate_epochs(tmp_path / "bad", n_epoch=2, line_peak_jy=[1.0])
+    assert not (tmp_path / "bad").exists()  # per-epoch options are checked before any write too
+
+
+def test_importing_datasets_does_not_import_casatools():
+    code = "import sys, almacal.datasets; sys.exit('casatools' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -102,7 +102,7 @@ def test_full_result_on_one_sloped_epoch(record):
     "factor", [[[1.0] * 4] * 3, [[1.0, 1.0, 1.0, -1.0]] * 4, "x"], ids=["shape", "sign", "junk"]
 )
 def test_simulate_spw_scale_factor_is_checked_before_building(tmp_path, factor):
-    from almacal.simulate import simulate_epochs
+    from almacal.datasets import simulate_epochs
 
     with pytest.raises(ValueError, match=r"spw_scale_factor=.* is invalid: expected \(4, 4\)"):
         simulate_epochs(tmp_path / "sim", n_epoch=4, spw_scale_factor=factor)

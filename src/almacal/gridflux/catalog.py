@@ -23,31 +23,10 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-# Receiver bands (GHz), from the ALMA technical handbook band table. Band 2 starts
-# where Band 3 starts to keep the mapping single-valued (Band 3 wins on overlap).
-ALMA_BANDS_GHZ = {
-    1: (35.0, 50.0),
-    2: (67.0, 84.0),
-    3: (84.0, 116.0),
-    4: (125.0, 163.0),
-    5: (163.0, 211.0),
-    6: (211.0, 275.0),
-    7: (275.0, 373.0),
-    8: (385.0, 500.0),
-    9: (602.0, 720.0),
-    10: (787.0, 950.0),
-}
+from almacal.constants import DAY_S
+from almacal.msinfo import alma_band
 
 REQUIRED_COLUMNS = ("source", "date", "frequency", "flux", "error")
-
-
-def alma_band(freq_hz: float) -> int:
-    """ALMA band of a frequency; 0 when it falls in no band."""
-    ghz = freq_hz / 1e9
-    for band, (lo, hi) in ALMA_BANDS_GHZ.items():
-        if lo <= ghz <= hi:
-            return band
-    return 0
 
 
 def parse_date(text: str, what: str) -> dt.datetime:
@@ -67,7 +46,7 @@ def parse_date(text: str, what: str) -> dt.datetime:
 
 def days_between(a: dt.datetime, b: dt.datetime) -> float:
     """b - a in days."""
-    return (b - a).total_seconds() / 86400.0
+    return (b - a).total_seconds() / DAY_S
 
 
 @dataclass(frozen=True)
@@ -148,30 +127,31 @@ def read_catalog_file(path: str) -> tuple[Measurement, ...]:
     freq = [f * 1e9 for f in _in_unit(table["frequency"], "GHz")]
     flux = _in_unit(table["flux"], "Jy")
     err = _in_unit(table["error"], "Jy")
-    out = []
+    cols = {"frequency": freq, "flux": flux, "error": err}
+    return tuple(_measurement(path, table, k, row, cols) for k, row in enumerate(table))
+
+
+def _measurement(path: str, table, k: int, row, cols: dict[str, list[float]]) -> Measurement:
+    """Data row k of a catalog file (frequencies in Hz, fluxes in Jy in cols)."""
     # header is line 1 of a CSV: row k is on line k + 2 (ECSV: data row k + 1)
-    for k, row in enumerate(table):
-        where = f"catalog file {path!r}, data row {k + 1}"
-        band = int(row["band"]) if "band" in table.colnames and _present(row["band"]) else None
-        ing = str(row["ingested"]) if "ingested" in table.colnames else None
-        if ing is not None and not _present(row["ingested"]):
-            ing = None
-        try:
-            out.append(
-                make_measurement(
-                    source=str(row["source"]),
-                    date=str(row["date"]),
-                    freq_hz=float(freq[k]),
-                    flux_jy=float(flux[k]),
-                    error_jy=float(err[k]),
-                    band=band,
-                    ingested=ing,
-                    where=where,
-                )
-            )
-        except (TypeError, ValueError) as exc:
-            raise ValueError(str(exc) if where in str(exc) else f"{where}: {exc}") from None
-    return tuple(out)
+    where = f"catalog file {path!r}, data row {k + 1}"
+    band = int(row["band"]) if "band" in table.colnames and _present(row["band"]) else None
+    ing = str(row["ingested"]) if "ingested" in table.colnames else None
+    if ing is not None and not _present(row["ingested"]):
+        ing = None
+    try:
+        return make_measurement(
+            source=str(row["source"]),
+            date=str(row["date"]),
+            freq_hz=float(cols["frequency"][k]),
+            flux_jy=float(cols["flux"][k]),
+            error_jy=float(cols["error"][k]),
+            band=band,
+            ingested=ing,
+            where=where,
+        )
+    except (TypeError, ValueError) as exc:
+        raise ValueError(str(exc) if where in str(exc) else f"{where}: {exc}") from None
 
 
 def _in_unit(column, unit: str) -> list[float]:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from almacal.casatask.checks import check_outfile, check_vis
+from almacal.catalog_query import ServiceConfig
 from almacal.gridflux.catalog import parse_date
 from almacal.gridflux.check import CheckOptions
 from almacal.gridflux.results import output_paths
-from almacal.gridflux.service import ServiceConfig
 
 SERVICE = "service"
 
@@ -28,6 +31,16 @@ class GridfluxParams:
     phasecheck: bool
     outfile: str  # absolute stem or ''
     overwrite: bool
+    call: dict[str, Any] = dataclasses.field(default_factory=dict)  # the task's arguments, as given
+
+    @classmethod
+    def from_task_args(cls, args: Mapping[str, Any]) -> GridfluxParams:
+        """build() from the task's arguments, which the result records."""
+        return dataclasses.replace(cls.build(**args), call=dict(args))
+
+    def products(self) -> dict[str, str]:
+        """What the run writes: nothing without outfile."""
+        return output_paths(self.outfile, bool(self.fluxcsv)) if self.outfile else {}
 
     @classmethod
     def build(
@@ -53,24 +66,9 @@ class GridfluxParams:
         overwrite: bool,
     ) -> GridfluxParams:
         paths = check_vis(vis)
-        csv_path = ""
-        if fluxcsv.strip():
-            csv_path = os.path.abspath(os.path.expanduser(fluxcsv))
-            if not os.path.isfile(csv_path):
-                raise FileNotFoundError(f"fluxcsv {fluxcsv!r} does not exist")
-        cat = catalog.strip() or SERVICE
-        if cat != SERVICE:
-            cat = os.path.abspath(os.path.expanduser(cat))
-            if not os.path.isfile(cat):
-                raise FileNotFoundError(
-                    f"catalog {catalog!r} is neither 'service' nor an existing catalog file"
-                )
-            if not cat.lower().endswith((".ecsv", ".csv")):
-                raise ValueError(f"catalog {catalog!r}: expected an .ecsv or .csv file")
-        for name, urls in (("serviceurl", serviceurl), ("lightcurveurl", lightcurveurl)):
-            bad = [u for u in urls if not u.startswith(("http://", "https://"))]
-            if bad or (cat == SERVICE and not urls):
-                raise ValueError(f"{name} must list http(s) URLs (primary first), got {urls!r}")
+        csv_path = _fluxcsv(fluxcsv)
+        cat = _catalog(catalog)
+        _urls(serviceurl, lightcurveurl, cat)
         if delays and cat == SERVICE:
             raise ValueError(
                 "delays=True with catalog='service': the catalogue search answer gives no "
@@ -78,17 +76,7 @@ class GridfluxParams:
                 "service; give catalog=<file> with an 'ingested' column"
             )
         _positive("timeout", timeout)
-        _positive("window", window)
-        _positive("maxage", maxage)
-        if len(defaultindex) != 2 or not all(math.isfinite(v) for v in defaultindex):
-            raise ValueError(f"defaultindex must be [index, sigma], got {defaultindex!r}")
-        if defaultindex[1] < 0:
-            raise ValueError(f"defaultindex sigma must be >= 0, got {defaultindex[1]!r}")
-        if nmc < 100:
-            raise ValueError(f"nmc={nmc!r}: use at least 100 Monte Carlo draws")
-        if seed < 0:
-            raise ValueError(f"seed={seed!r} must be >= 0")
-        asof_date = _asof(asof)
+        options = _options(window, maxage, defaultindex, nmc, seed, asof)
         cache = os.path.abspath(os.path.expanduser(cachedir)) if cachedir.strip() else ""
         _check_cachedir(cachedir, cache, paths)
         return cls(
@@ -102,19 +90,66 @@ class GridfluxParams:
                 timeout_s=float(timeout),
                 cache_dir=cache,
             ),
-            options=CheckOptions(
-                window_days=float(window),
-                max_age_days=float(maxage),
-                default_index=(float(defaultindex[0]), float(defaultindex[1])),
-                n_mc=int(nmc),
-                seed=int(seed),
-                asof=asof_date,
-            ),
+            options=options,
             delays=bool(delays),
             phasecheck=bool(phasecheck),
             outfile=_check_outfile(outfile, overwrite, bool(csv_path)),
             overwrite=bool(overwrite),
         )
+
+
+def _fluxcsv(fluxcsv: str) -> str:
+    if not fluxcsv.strip():
+        return ""
+    path = os.path.abspath(os.path.expanduser(fluxcsv))
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"fluxcsv {fluxcsv!r} does not exist")
+    return path
+
+
+def _catalog(catalog: str) -> str:
+    """'service' or the absolute path of an existing .ecsv/.csv catalog file."""
+    cat = catalog.strip() or SERVICE
+    if cat == SERVICE:
+        return cat
+    cat = os.path.abspath(os.path.expanduser(cat))
+    if not os.path.isfile(cat):
+        raise FileNotFoundError(
+            f"catalog {catalog!r} is neither 'service' nor an existing catalog file"
+        )
+    if not cat.lower().endswith((".ecsv", ".csv")):
+        raise ValueError(f"catalog {catalog!r}: expected an .ecsv or .csv file")
+    return cat
+
+
+def _urls(serviceurl: list[str], lightcurveurl: list[str], catalog: str) -> None:
+    for name, urls in (("serviceurl", serviceurl), ("lightcurveurl", lightcurveurl)):
+        bad = [u for u in urls if not u.startswith(("http://", "https://"))]
+        if bad or (catalog == SERVICE and not urls):
+            raise ValueError(f"{name} must list http(s) URLs (primary first), got {urls!r}")
+
+
+def _options(
+    window: float, maxage: float, defaultindex: list[float], nmc: int, seed: int, asof: str
+) -> CheckOptions:
+    _positive("window", window)
+    _positive("maxage", maxage)
+    if len(defaultindex) != 2 or not all(math.isfinite(v) for v in defaultindex):
+        raise ValueError(f"defaultindex must be [index, sigma], got {defaultindex!r}")
+    if defaultindex[1] < 0:
+        raise ValueError(f"defaultindex sigma must be >= 0, got {defaultindex[1]!r}")
+    if nmc < 100:
+        raise ValueError(f"nmc={nmc!r}: use at least 100 Monte Carlo draws")
+    if seed < 0:
+        raise ValueError(f"seed={seed!r} must be >= 0")
+    return CheckOptions(
+        window_days=float(window),
+        max_age_days=float(maxage),
+        default_index=(float(defaultindex[0]), float(defaultindex[1])),
+        n_mc=int(nmc),
+        seed=int(seed),
+        asof=_asof(asof),
+    )
 
 
 def _positive(name: str, value: float) -> None:
@@ -148,10 +183,4 @@ def _asof(asof: str) -> dt.datetime | None:
 
 
 def _check_outfile(outfile: str, overwrite: bool, with_csv: bool) -> str:
-    def paths(stem: str) -> dict[str, str]:
-        out = output_paths(stem)
-        if not with_csv:
-            out.pop("fluxcsv")
-        return out
-
-    return check_outfile(outfile, overwrite, paths)
+    return check_outfile(outfile, overwrite, lambda stem: output_paths(stem, with_csv))

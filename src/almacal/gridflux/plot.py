@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from almacal.figures import new_figure
+from almacal.gridflux.catalog import days_between
 
 if TYPE_CHECKING:
     from almacal.gridflux.results import GridfluxResult
@@ -29,7 +30,7 @@ def plot_light_curves(result: GridfluxResult, light_curves: dict, path: str) -> 
         for band in sorted({m.band for m in meas}):
             ms = [m for m in meas if m.band == band]
             ax.errorbar(
-                [(m.date - obs).total_seconds() / 86400 for m in ms],
+                [days_between(obs, m.date) for m in ms],
                 [m.flux_jy for m in ms],
                 yerr=[m.error_jy for m in ms],
                 fmt="o",
@@ -40,7 +41,7 @@ def plot_light_curves(result: GridfluxResult, light_curves: dict, path: str) -> 
             )
         mark = [m for m in meas if (m.date.isoformat(), m.freq_hz) in used]
         ax.plot(
-            [(m.date - obs).total_seconds() / 86400 for m in mark],
+            [days_between(obs, m.date) for m in mark],
             [m.flux_jy for m in mark],
             "o",
             ms=11,

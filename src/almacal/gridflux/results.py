@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from almacal.gridflux.catalog import Measurement
 from almacal.gridflux.check import EbCheck
 from almacal.gridflux.delays import DelayStats
 from almacal.gridflux.fluxcsv import FluxCsv, FluxRow, updated_row, write_flux_csv
 from almacal.gridflux.phase import PhaseCheck
-from almacal.outputs import staged, write_json
+from almacal.outputs import write_json
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,11 @@ class GridfluxResult:
     phase_skipped: tuple[str, ...] = ()  # phase calibrators the catalog could not give
     params: dict = field(default_factory=dict)
     run_at: str = ""  # UTC time of the check
+
+    @property
+    def light_curves(self) -> dict[str, tuple[Measurement, ...]]:
+        """The catalog measurements of each EB's calibrator (what the plot shows)."""
+        return {c.target.ms: c.catalog.measurements for c in self.checks}
 
     def vis_factors(self) -> dict[str, float]:
         """F_catalog / F_pipeline per EB, keyed by MS path (or name): relcal_apply's factorfile."""
@@ -153,14 +160,13 @@ class GridfluxResult:
         return "; ".join(parts)
 
 
-def output_paths(outfile: str) -> dict[str, str]:
-    """What gridflux_check writes for an output stem."""
-    return {
-        "ecsv": f"{outfile}.ecsv",
-        "json": f"{outfile}.json",
-        "png": f"{outfile}.png",
-        "fluxcsv": f"{outfile}.flux.csv",
-    }
+def output_paths(outfile: str, with_fluxcsv: bool = True) -> dict[str, str]:
+    """What gridflux_check writes for an output stem (the updated flux.csv only when a
+    flux.csv was given)."""
+    out = {"ecsv": f"{outfile}.ecsv", "json": f"{outfile}.json", "png": f"{outfile}.png"}
+    if with_fluxcsv:
+        out["fluxcsv"] = f"{outfile}.flux.csv"
+    return out
 
 
 def updated_flux_rows(result: GridfluxResult, table: FluxCsv) -> tuple[FluxRow, ...]:
@@ -182,21 +188,20 @@ def updated_flux_rows(result: GridfluxResult, table: FluxCsv) -> tuple[FluxRow, 
 
 
 def write_outputs(
-    result: GridfluxResult, outfile: str, fluxcsv: FluxCsv | None, light_curves: dict
-) -> dict[str, str]:
-    """ECSV, JSON, PNG and (with a flux.csv) the updated flux.csv, each via a temporary name.
+    result: GridfluxResult,
+    paths: Mapping[str, str],
+    fluxcsv: FluxCsv | None,
+    light_curves: Mapping[str, Sequence[Measurement]],
+) -> None:
+    """ECSV, JSON, PNG and (with a flux.csv) the updated flux.csv at paths (keys as
+    output_paths; the task stages them under temporary names).
 
     light_curves : {ms: (measurements around the date,)} for the plot.
     """
     from almacal.gridflux.plot import plot_light_curves
 
-    paths = output_paths(outfile)
-    if fluxcsv is None:
-        paths.pop("fluxcsv")
-    with staged(paths) as tmp:
-        result.to_table().write(tmp["ecsv"], format="ascii.ecsv", overwrite=True)
-        write_json(tmp["json"], result.to_record())
-        plot_light_curves(result, light_curves, tmp["png"])
-        if fluxcsv is not None:
-            write_flux_csv(tmp["fluxcsv"], fluxcsv, updated_flux_rows(result, fluxcsv))
-    return paths
+    result.to_table().write(paths["ecsv"], format="ascii.ecsv", overwrite=True)
+    write_json(paths["json"], result.to_record())
+    plot_light_curves(result, dict(light_curves), paths["png"])
+    if fluxcsv is not None:
+        write_flux_csv(paths["fluxcsv"], fluxcsv, updated_flux_rows(result, fluxcsv))

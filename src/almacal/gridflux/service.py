@@ -1,4 +1,4 @@
-"""Client of the ALMA calibrator source catalogue web service, with fallbacks and a cache.
+"""Queries to the ALMA calibrator source catalogue web service and what its answers say.
 
 The flux query is the one the ALMA pipeline makes (hifa_importdata, dbfluxes):
 GET <url>?NAME=<source>&DATE=<dd-Month-YYYY>&FREQUENCY=<Hz>&WEIGHTED=true&RESULT=1
@@ -29,30 +29,25 @@ version (recorded as unknown). The cone is SEARCH_RADIUS_DEG around the
 calibrator's MS position; of the sources in it, the one named like the
 calibrator is kept, else the nearest, with a note saying which.
 
-Every answer is stored in the cache directory with the time it was obtained;
-when every host fails, the cached answer to the same query is used and the
-result says so. Nothing here imports casatools.
+The HTTP side (hosts in order, timeouts, the cache) is almacal.io.catalog_service;
+this module builds the queries and reads the answers, through any client with the
+CatalogClient methods (a fake one in the unit tests).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import io
 import json
 import math
-import os
 import re
-import urllib.error
-import urllib.parse
-import urllib.request
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
+from typing import Any, Protocol
 
+import numpy as np
+
+from almacal.catalog_query import Answer
 from almacal.gridflux.catalog import Measurement, make_measurement, parse_date
-
-FLUX_URLS = ("https://almascience.org/sc/flux", "https://asa.alma.cl/sc/flux")
-LIGHTCURVE_URLS = ("https://almascience.eso.org/sc/search", "https://asa.alma.cl/sc/search")
 
 SEARCH_RADIUS_DEG = 5.0 / 3600.0
 """Cone radius of the light-curve search, 5 arcsec in degrees: far above the difference
@@ -79,42 +74,19 @@ _FLUX_COLUMNS = {
 }
 
 
-class ServiceError(ConnectionError):
-    """No host answered and the cache has no answer to the query."""
+class CatalogClient(Protocol):
+    """The catalogue service: one answer per query, already checked by check (which
+    raises ValueError for an unusable one); ServiceError when no host nor the cache
+    can answer."""
 
+    def flux(self, params: dict, check: Callable[[str], object]) -> Answer: ...
 
-@dataclass(frozen=True)
-class ServiceConfig:
-    flux_urls: tuple[str, ...] = FLUX_URLS
-    lightcurve_urls: tuple[str, ...] = LIGHTCURVE_URLS
-    timeout_s: float = 30.0
-    cache_dir: str = ""  # '' = no cache
-
-
-@dataclass(frozen=True)
-class Answer:
-    """One answer (VOTable or JSON text) and where it came from."""
-
-    text: str
-    url: str  # the full query URL (GET) or the URL posted to (POST)
-    queried_at: str  # UTC 'YYYY-MM-DD hh:mm:ss UTC', as the pipeline writes it
-    origin: str  # 'service' or 'cache'
-    form: str = ""  # the url-encoded form of a POST, '' for a GET
-
-    @property
-    def request(self) -> str:
-        """The query as it can be repeated: 'POST <url> <form>' or the GET URL."""
-        return f"POST {self.url} {self.form}" if self.form else self.url
+    def search(self, params: dict, check: Callable[[str], object]) -> Answer: ...
 
 
 def service_date(when: dt.datetime) -> str:
     """dd-Month-YYYY, the DATE format of the pipeline's queries (e.g. 06-March-2019)."""
     return f"{when.day:02d}-{when.strftime('%B')}-{when.year}"
-
-
-def utc_stamp(now: dt.datetime | None = None) -> str:
-    now = now or dt.datetime.now(dt.timezone.utc)
-    return now.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def read_votable(text: str):
@@ -130,106 +102,6 @@ def read_votable(text: str):
         raise ValueError(f"not a VOTable answer: {exc}") from exc
 
 
-def _cache_path(cache_dir: str, kind: str, params: dict) -> str:
-    key = hashlib.sha256(json.dumps([kind, params], sort_keys=True).encode()).hexdigest()[:20]
-    return os.path.join(cache_dir, f"{kind}-{key}.json")
-
-
-def fetch(
-    kind: str,
-    urls: Sequence[str],
-    params: dict,
-    config: ServiceConfig,
-    dead: set | None = None,
-    *,
-    post: bool = False,
-    check: Callable[[str], object] = read_votable,
-) -> Answer:
-    """GET (or POST the form) to each URL in order, timeout each; then the cache; else
-    ServiceError. check raises ValueError when an answer is not a usable one.
-
-    dead : hosts (scheme://netloc, after a timeout or connection error) and URLs
-    (after an HTTP error or an unusable answer) that failed earlier in this run;
-    they are skipped and new failures are added, so a host that is down costs
-    one timeout per run, not one per spw (the pipeline likewise switches to the
-    backup once for the whole run).
-    """
-    dead = set() if dead is None else dead
-    query = urllib.parse.urlencode(params)
-    errors = []
-    for base in urls:
-        host = _host(base)
-        if base in dead or host in dead:
-            errors.append(f"{base}: skipped (failed earlier in this run)")
-            continue
-        request = urllib.request.Request(
-            base if post else f"{base}?{query}",
-            data=query.encode("ascii") if post else None,
-            headers={"Content-Type": "application/x-www-form-urlencoded"} if post else {},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=config.timeout_s) as resp:
-                text = resp.read().decode("utf-8", errors="replace")
-            check(text)
-        except urllib.error.HTTPError as exc:  # the host answers: only this URL is bad
-            dead.add(base)
-            errors.append(f"{base}: HTTP {exc.code} {exc.reason}")
-            continue
-        except (urllib.error.URLError, OSError) as exc:  # down, unknown or timed out
-            dead.add(host)
-            errors.append(f"{base}: {getattr(exc, 'reason', exc)}")
-            continue
-        except ValueError as exc:
-            dead.add(base)
-            errors.append(f"{base}: {exc}")
-            continue
-        answer = Answer(text, request.full_url, utc_stamp(), "service", query if post else "")
-        if config.cache_dir:
-            _store(config.cache_dir, kind, params, answer)
-        return answer
-    where = f"no cached answer in {config.cache_dir!r}" if config.cache_dir else "no cachedir set"
-    if config.cache_dir:
-        path = _cache_path(config.cache_dir, kind, params)
-        if os.path.isfile(path):
-            try:
-                with open(path, encoding="utf-8") as fh:
-                    rec = json.load(fh)
-                return Answer(rec["body"], rec["url"], rec["queried_at"], "cache", rec["form"])
-            except (OSError, ValueError, KeyError, TypeError) as exc:  # truncated or edited
-                where = f"the cached answer {path!r} is unreadable ({exc!r}; delete it)"
-    param = "serviceurl" if kind == "flux" else "lightcurveurl"
-    raise ServiceError(
-        f"catalog service {kind} query {query!r} failed on every host "
-        f"({'; '.join(errors) or 'no URL given'}) and {where}: check the network or the "
-        f"{param} parameter, or give an offline catalog file (catalog=<path>)"
-    )
-
-
-def _host(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def _store(cache_dir: str, kind: str, params: dict, answer: Answer) -> None:
-    os.makedirs(cache_dir, exist_ok=True)
-    path = _cache_path(cache_dir, kind, params)
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(
-            {
-                "kind": kind,
-                "params": params,
-                "url": answer.url,
-                "queried_at": answer.queried_at,
-                "form": answer.form,
-                "body": answer.text,
-            },
-            fh,
-            indent=1,
-        )
-    os.replace(tmp, path)
-
-
 def flux_params(source: str, when: dt.datetime, freq_hz: float) -> dict:
     """The pipeline's flux query parameters."""
     return {
@@ -243,11 +115,9 @@ def flux_params(source: str, when: dt.datetime, freq_hz: float) -> dict:
     }
 
 
-def query_flux(
-    source: str, when: dt.datetime, freq_hz: float, config: ServiceConfig, dead: set | None = None
-) -> dict:
+def query_flux(source: str, when: dt.datetime, freq_hz: float, client: CatalogClient) -> dict:
     """The service's own flux at freq_hz on the date (what the pipeline would write)."""
-    ans = fetch("flux", config.flux_urls, flux_params(source, when, freq_hz), config, dead)
+    ans = client.flux(flux_params(source, when, freq_hz), read_votable)
     table = read_votable(ans.text)
     names = {n.lower(): n for n in table.colnames}
     if len(table) == 0:
@@ -299,8 +169,7 @@ def query_lightcurve(
     radec_deg: tuple[float, float],
     start: dt.datetime,
     end: dt.datetime,
-    config: ServiceConfig,
-    dead: set | None = None,
+    client: CatalogClient,
 ) -> tuple[tuple[Measurement, ...], Answer, tuple[str, ...]]:
     """(valid measurements of source between start and end, the answer, notes).
 
@@ -308,9 +177,7 @@ def query_lightcurve(
     that name and the nearest one was used.
     """
     params = lightcurve_params(radec_deg, start, end)
-    ans = fetch(
-        "lightcurve", config.lightcurve_urls, params, config, dead, post=True, check=read_search
-    )
+    ans = client.search(params, read_search)
     rows, notes = source_rows(read_search(ans.text), source, radec_deg)
     out = []
     for row in rows:
@@ -385,10 +252,8 @@ def _band(name) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _plain(value):
+def _plain(value: Any) -> Any:
     """A VOTable cell as a plain Python value (masked -> None)."""
-    import numpy as np
-
     if np.ma.is_masked(value):
         return None
     if isinstance(value, bytes):

@@ -1,22 +1,22 @@
-"""Where catalog measurements come from: an offline file or the web service (+ cache)."""
+"""Where catalog measurements come from: an offline file or the web service (a client
+passed in: almacal.io.catalog_service in the task, a fake in the unit tests)."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from almacal.catalog_query import ServiceError, utc_stamp
 from almacal.gridflux.catalog import Measurement, for_source, known_sources, read_catalog_file
 from almacal.gridflux.check import Catalog, CheckOptions, EbTarget
 from almacal.gridflux.service import (
     SEARCH_RADIUS_DEG,
     SEARCH_VERSION,
-    ServiceConfig,
-    ServiceError,
+    CatalogClient,
     query_flux,
     query_lightcurve,
-    utc_stamp,
 )
 
 
@@ -67,8 +67,7 @@ class FileSource:
 class ServiceSource:
     """The catalog web service: light curve for the rule, /sc/flux answers recorded."""
 
-    config: ServiceConfig
-    dead: set = field(default_factory=set)  # hosts and URLs that failed in this run
+    client: CatalogClient  # one per run: it remembers the hosts that failed
 
     def catalog(
         self,
@@ -85,7 +84,7 @@ class ServiceSource:
             )
         span = dt.timedelta(days=options.max_age_days + options.window_days)
         start, end = obs_date - span, obs_date + span
-        every, ans, notes = query_lightcurve(source, radec_deg, start, end, self.config, self.dead)
+        every, ans, notes = query_lightcurve(source, radec_deg, start, end, self.client)
         meas = for_source(every, source, asof=options.asof)
         if not meas:
             raise ValueError(
@@ -119,6 +118,6 @@ class ServiceSource:
     def _flux(self, target: EbTarget, freq_hz: float) -> dict:
         """/sc/flux at one spw: only a cross-check, so a failure is recorded, not fatal."""
         try:
-            return query_flux(target.field, target.obs_date, freq_hz, self.config, self.dead)
+            return query_flux(target.field, target.obs_date, freq_hz, self.client)
         except (ServiceError, ValueError) as exc:
             return {"freq_hz": float(freq_hz), "error": str(exc)}

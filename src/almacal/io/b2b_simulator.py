@@ -1,4 +1,4 @@
-"""casatools side of almacal.simulate.b2b: an empty two-band MS with intents.
+"""casatools side of almacal.datasets.simulate_b2b: an empty two-band MS with intents.
 
 Reuses the chunked column rewrite of :mod:`almacal.io.simulator`; only the
 observe step differs (each scan observes one band's spws with its own intent).
@@ -16,7 +16,6 @@ from almacal.io.simulator import (
     check_step,
     finish_columns,
     measures_tools,
-    opened_table,
     post,
     read_layout,
     remove_ms,
@@ -25,6 +24,7 @@ from almacal.io.simulator import (
     simulator_tool,
     transit_utc_seconds,
 )
+from almacal.io.tables import opened_table
 
 if TYPE_CHECKING:
     from almacal.simulate.b2b import B2BScan, SkyField

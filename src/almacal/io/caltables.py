@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
 
-from almacal.casatask.log import casalog
-
-
-def _casatasks():
-    import casatasks
-
-    return casatasks
+from almacal.io.tables import casatasks, opened_ms, opened_table
 
 
 def split_column(vis: str, outputvis: str, column: str) -> None:
     """Copy vis to outputvis with `column` (DATA or CORRECTED_DATA) as its DATA column."""
-    ok = _casatasks().split(
+    ok = casatasks().split(
         vis=vis,
         outputvis=outputvis,
         datacolumn=column.replace("_DATA", "").lower(),
@@ -28,7 +21,7 @@ def split_column(vis: str, outputvis: str, column: str) -> None:
 
 def make_amp_table(vis: str, caltable: str, gain: float) -> None:
     """gencal caltype='amp': the same amplitude gain for every antenna, spw and pol."""
-    _casatasks().gencal(vis=vis, caltable=caltable, caltype="amp", parameter=[gain])
+    casatasks().gencal(vis=vis, caltable=caltable, caltype="amp", parameter=[gain])
     if not os.path.isdir(caltable):
         raise RuntimeError(f"gencal did not write {caltable}; see the CASA log")
 
@@ -39,44 +32,17 @@ def apply_table(vis: str, caltable: str) -> None:
     applymode='calonly' never flags data for missing solutions, and flagbackup
     is off so no .flagversions appear beside the MS.
     """
-    _casatasks().applycal(
+    casatasks().applycal(
         vis=vis, gaintable=[caltable], calwt=[True], applymode="calonly", flagbackup=False
     )
 
 
 def history_messages(vis: str) -> list[str]:
-    import casatools
-
-    tb = casatools.table()
-    tb.open(os.path.join(vis, "HISTORY"), nomodify=True)
-    try:
+    with opened_table(os.path.join(vis, "HISTORY")) as tb:
         return list(tb.getcol("MESSAGE")) if tb.nrows() else []
-    finally:
-        tb.close()
 
 
 def write_history(vis: str, messages: list[str], origin: str) -> None:
-    import casatools
-
-    ms = casatools.ms()
-    ms.open(vis, nomodify=False)
-    try:
+    with opened_ms(vis, writable=True) as ms:
         for m in messages:
             ms.writehistory(message=m, origin=origin)
-    finally:
-        ms.close()
-
-
-def remove_tree(path: str) -> None:
-    if os.path.isdir(path):
-        shutil.rmtree(path)
-    elif os.path.exists(path):
-        os.remove(path)
-
-
-def replace_tree(tmp: str, final: str) -> None:
-    """Move a finished product into place, replacing an older one (overwrite was checked)."""
-    if os.path.exists(final):
-        casalog.post("Replacing %s" % final, "WARN")
-        remove_tree(final)
-    os.rename(tmp, final)

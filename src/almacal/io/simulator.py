@@ -1,34 +1,30 @@
-"""casatools side of almacal.simulate: build an empty MS with the simulator
-tool, then rewrite its columns in row chunks with the table tool.
+"""casatools side of the simulated data sets (almacal.datasets): build an empty MS
+with the simulator tool, then rewrite its columns in row chunks with the table tool.
 
-Only this module touches casatools for the simulation; the model maths is in
-almacal.simulate. Every tool is created per call and closed in a finally.
-The tool context managers, epoch_string and check_step are shared with
-almacal.io.b2b_simulator (a second MS layout built the same way).
+The model maths is in almacal.simulate. Every tool is created per call and closed
+in a finally. The tool context managers, epoch_string and check_step are shared
+with almacal.io.b2b_simulator (a second MS layout built the same way).
 """
 
 from __future__ import annotations
 
 import math
-import os
 import shutil
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import casatools
 import numpy as np
 
 from almacal.casatask.log import casalog
+from almacal.io.msinfo import read_ms_info
+from almacal.io.tables import CHUNK_BYTES, casatools, opened_table
 
 if TYPE_CHECKING:
     from almacal.simulate import AntennaConfig, FieldModel, ScanPlan
 
 ORIGIN = "simulate_epochs"
-
-# ~64 MB of complex128 DATA per chunk: memory stays flat as the MS grows.
-CHUNK_BYTES = 64 * 2**20
 
 SIDEREAL_DAY_S = 86164.0905
 
@@ -60,7 +56,7 @@ class MsLayout:
 
 @contextmanager
 def simulator_tool() -> Iterator[Any]:
-    sm = casatools.simulator()
+    sm = casatools().simulator()
     try:
         yield sm
     finally:
@@ -69,26 +65,13 @@ def simulator_tool() -> Iterator[Any]:
 
 @contextmanager
 def measures_tools() -> Iterator[tuple[Any, Any]]:
-    me = casatools.measures()
-    qa = casatools.quanta()
+    me = casatools().measures()
+    qa = casatools().quanta()
     try:
         yield me, qa
     finally:
         me.done()
         qa.done()
-
-
-@contextmanager
-def opened_table(path: str, *, writable: bool = False) -> Iterator[Any]:
-    tb = casatools.table()
-    tb.open(path, nomodify=not writable)
-    try:
-        yield tb
-    finally:
-        if writable:
-            tb.flush()
-        # done() closes the table; close() then done() logs "No table opened." twice.
-        tb.done()
 
 
 def post(message: str, *args: Any, priority: str = "INFO") -> None:
@@ -246,22 +229,21 @@ def check_step(ok: Any, step: str, path: str) -> None:
 
 
 def read_layout(path: str) -> MsLayout:
-    """Field and spw names, DDID -> spw, unique times (8 bytes per row) and shapes."""
-    with opened_table(os.path.join(path, "FIELD")) as tb:
-        field_names = tuple(str(n) for n in tb.getcol("NAME"))
-    with opened_table(os.path.join(path, "SPECTRAL_WINDOW")) as tb:
-        spw_names = tuple(str(n) for n in tb.getcol("NAME"))
-        n_chan = int(np.max(tb.getcol("NUM_CHAN")))
-    with opened_table(os.path.join(path, "DATA_DESCRIPTION")) as tb:
-        ddid_spw = np.asarray(tb.getcol("SPECTRAL_WINDOW_ID"), dtype=int)
-    with opened_table(os.path.join(path, "POLARIZATION")) as tb:
-        n_corr = int(np.max(tb.getcol("NUM_CORR")))
-    with opened_table(os.path.join(path, "ANTENNA")) as tb:
-        n_antenna = int(tb.nrows())
+    """Field and spw names, DDID -> spw, unique times and shapes, from the MS model."""
+    info = read_ms_info(path)
     with opened_table(path) as tb:
         n_row = int(tb.nrows())
-        times = np.unique(tb.getcol("TIME"))
-    return MsLayout(field_names, spw_names, ddid_spw, times, n_antenna, n_row, n_corr, n_chan)
+    times = np.unique(np.concatenate(list(info.scan_times.values()) or [np.zeros(0)]))
+    return MsLayout(
+        field_names=info.field_names,
+        spw_names=tuple(s.name for s in info.spws),
+        ddid_spw=np.asarray(info.ddid_spw, dtype=int),
+        times=times,
+        n_antenna=len(info.antenna_names),
+        n_row=n_row,
+        n_corr=max(c.size for c in info.corr_types),
+        n_chan=max(s.n_chan for s in info.spws),
+    )
 
 
 def _add_tiled_column(

@@ -1,13 +1,21 @@
-"""relcal_apply's plan: which factor goes to which MS, and where the products go."""
+"""relcal_apply's parameters and plan: which factor goes to which MS, and where the
+products go; every check on the arguments, before any MS is read."""
 
 from __future__ import annotations
 
 import json
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from typing import Any
+
+from almacal.casatask.checks import check_vis
 
 HISTORY_MARK = "almacal relcal_apply:"
+
+MODES = ("split", "inplace")
+DATACOLUMNS = ("auto", "corrected", "data")
 
 
 @dataclass(frozen=True)
@@ -105,27 +113,86 @@ def plan_rescales(
     for name, given in (("outputvis", outputvis), ("caltable", caltable)):
         if given and len(given) != n:
             raise ValueError(f"{name} has {len(given)} names for {n} vis; give one per vis or none")
-    if mode == "inplace":
-        if outputvis:
-            raise ValueError("outputvis is only used with mode='split'; mode='inplace' writes vis")
-        outs = paths
-    else:
-        outs = tuple(os.path.abspath(o) for o in outputvis) or tuple(
-            stem(p) + ".rescaled.ms" for p in paths
-        )
+    outs = _output_names(paths, mode, outputvis)
     cals = tuple(os.path.abspath(c) for c in caltable) or tuple(
         stem(o) + ".relcal.amp" for o in outs
     )
-    products = (outs if mode == "split" else ()) + cals
-    if len(set(products)) != len(products) or (mode == "split" and set(outs) & set(paths)):
+    split = outs if mode == "split" else ()
+    products = split + cals
+    if len(set(products)) != len(products) or set(split) & set(paths):
         raise ValueError(
             f"outputvis/caltable names must be distinct from each other and from vis: {products}"
         )
-    for name, p in [("outputvis", o) for o in (outs if mode == "split" else ())] + [
-        ("caltable", c) for c in cals
-    ]:
+    _check_products([("outputvis", o) for o in split] + [("caltable", c) for c in cals], overwrite)
+    return tuple(Rescale(p, f, o, c) for p, f, o, c in zip(paths, factors, outs, cals, strict=True))
+
+
+def _check_products(products: list[tuple[str, str]], overwrite: bool) -> None:
+    """(parameter, path) of each product: its directory exists, it does not (or overwrite)."""
+    for name, p in products:
         if not os.path.isdir(os.path.dirname(p)):
             raise FileNotFoundError(f"{name} {p!r}: directory does not exist")
         if os.path.exists(p) and not overwrite:
             raise FileExistsError(f"{name} {p!r} exists; set overwrite=True to replace it")
-    return tuple(Rescale(p, f, o, c) for p, f, o, c in zip(paths, factors, outs, cals, strict=True))
+
+
+def _output_names(paths: tuple[str, ...], mode: str, outputvis: list[str]) -> tuple[str, ...]:
+    """The MS each vis's rescaled data go to: vis itself in inplace mode."""
+    if mode == "inplace":
+        if outputvis:
+            raise ValueError("outputvis is only used with mode='split'; mode='inplace' writes vis")
+        return paths
+    return tuple(os.path.abspath(o) for o in outputvis) or tuple(
+        stem(p) + ".rescaled.ms" for p in paths
+    )
+
+
+@dataclass(frozen=True)
+class RelcalApplyParams:
+    """relcal_apply's checked arguments; the plan names every product."""
+
+    rescales: tuple[Rescale, ...]
+    mode: str  # 'split' or 'inplace'
+    datacolumn: str  # 'auto', 'corrected' or 'data'
+    force: bool
+    dryrun: bool
+    call: tuple[str, ...]  # the parameters as HISTORY lines, like casatasks record them
+
+    @classmethod
+    def from_task_args(cls, args: Mapping[str, Any]) -> RelcalApplyParams:
+        """ValueError / FileNotFoundError / FileExistsError naming the parameter."""
+        mode = _choice("mode", args["mode"], MODES)
+        datacolumn = _choice("datacolumn", args["datacolumn"], DATACOLUMNS)
+        paths = check_vis(args["vis"])
+        factors = resolve_factors(paths, args["factor"], args["factorfile"])
+        plan = plan_rescales(
+            paths,
+            factors,
+            mode=mode,
+            outputvis=args["outputvis"],
+            caltable=args["caltable"],
+            overwrite=bool(args["overwrite"]),
+        )
+        return cls(
+            rescales=plan,
+            mode=mode,
+            datacolumn=datacolumn,
+            force=bool(args["force"]),
+            dryrun=bool(args["dryrun"]),
+            call=tuple(f"{k:<11} = {v!r}" for k, v in args.items()),
+        )
+
+    def products(self) -> dict[str, str]:
+        """Caltables, and in split mode the output MSs; none in a dry run."""
+        if self.dryrun:
+            return {}
+        out = {f"caltable{i}": r.caltable for i, r in enumerate(self.rescales)}
+        if self.mode == "split":
+            out |= {f"outputvis{i}": r.outputvis for i, r in enumerate(self.rescales)}
+        return out
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r} is invalid: expected one of {', '.join(allowed)}")
+    return value

@@ -8,18 +8,21 @@ epoch's visibilities are corrupted by a multiplicative flux-scale error
 phase noise and thermal noise from the radiometer equation; the truth (and
 the flux an ideal point-source fit must return) is written beside the MSs.
 
-The package is numpy only: the casatools calls live in
-:mod:`almacal.io.simulator`, imported when a data set is built.
+The package is numpy only: the MSs are written by :mod:`almacal.datasets`
+(``from almacal.datasets import simulate_epochs, simulate_b2b``), which calls
+casatools through :mod:`almacal.io.simulator`.
 
 - :mod:`.serpens`: what is observed (constants, fields, dates, spws, ACA pads)
 - :mod:`.model`: the physics (noise, weights, sky model, chunk of visibilities)
 - :mod:`.schedule`: timing (scans, block placement, MS names, project codes)
-- :mod:`.build`: validation, the per-epoch MS build and the truth
+- :mod:`.config`: EpochSetConfig, a validated simulate_epochs call
+- :mod:`.build`: the shared set-up, one epoch's column rewrite and ideal fit, the truth
 - :mod:`.b2b`: a band-to-band (Band 7 + Band 3) observation with DGC blocks (seed 003)
 """
 
-from almacal.simulate.b2b import SimulatedB2B, simulate_b2b
-from almacal.simulate.build import SimulatedSet, simulate_epochs
+from almacal.simulate.b2b import SimulatedB2B
+from almacal.simulate.build import SimulatedSet
+from almacal.simulate.config import EpochSetConfig
 from almacal.simulate.model import (
     EpochModel,
     FitAccumulator,
@@ -72,6 +75,7 @@ __all__ = [
     "TRUTH_FILE",
     "AntennaConfig",
     "EpochModel",
+    "EpochSetConfig",
     "FieldModel",
     "FitAccumulator",
     "ScanPlan",
@@ -88,9 +92,7 @@ __all__ = [
     "scan_plan",
     "sefd_jy",
     "sexagesimal_to_deg",
-    "simulate_b2b",
     "simulate_chunk",
-    "simulate_epochs",
     "spectral_scaling",
     "stokes_i_weight",
     "true_rfcf",

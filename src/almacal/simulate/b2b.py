@@ -15,22 +15,27 @@ a slow linear drift of the high band; thermal noise from the radiometer
 equation (WEIGHT = 1/sigma^2). The truth (instrumental phases, the paths the
 branch of the phase ambiguity depends on, the residual the ideal transfer
 leaves on the target) is written to b2b_truth.json beside the MS.
+
+numpy only: almacal.datasets.simulate_b2b builds the MS (casatools through
+almacal.io.b2b_simulator).
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from almacal.b2b.geometry import alt_az
+from almacal.constants import C_M_S
 from almacal.simulate.model import radiometer_sigma_jy, sefd_jy
-from almacal.simulate.serpens import SPEED_OF_LIGHT_M_S, AntennaConfig, read_antenna_config
+from almacal.simulate.serpens import AntennaConfig
+
+if TYPE_CHECKING:
+    from almacal.io.simulator import MsLayout
 
 B2B_TRUTH_FILE = "b2b_truth.json"
 LONG_BASELINE_CONFIG = "alma/simmos/alma.cycle10.10.cfg"
@@ -279,7 +284,7 @@ def _chunk_writer(
             k = spw_index[spw[m]]
             d_inst[m] = inst[band][ti[m], a1[m], k] - inst[band][ti[m], a2[m], k]
         nu = chan_freq_hz[spw]  # (n_row, n_chan)
-        phase = 2.0 * np.pi * nu / SPEED_OF_LIGHT_M_S * d_path[:, None] + d_inst[:, None]
+        phase = 2.0 * np.pi * nu / C_M_S * d_path[:, None] + d_inst[:, None]
         model = field_flux[cols["FIELD_ID"], spw] * np.exp(1j * phase)
         sigma = sigma_jy[spw]
         n_row, n_chan = nu.shape
@@ -304,95 +309,90 @@ def _scan_of_times(times_mjd_s: np.ndarray, scans: list[B2BScan], t0: float) -> 
     return np.clip(np.searchsorted(starts, rel + 1e-3, side="right") - 1, 0, len(scans) - 1)
 
 
-def simulate_b2b(
-    outdir: str | os.PathLike,
-    *,
-    size: str = "test",
-    date: str = "2017-09-26",
-    path_rms_um: float = 100.0,
-    drift_deg_per_hour: float = 40.0,
-    noise_scale: float = 1.0,
-    blocks: int = 2,
-    seed: int = 2017,
-    overwrite: bool = False,
-) -> SimulatedB2B:
-    """Build b2b_<size>.ms and b2b_truth.json in outdir; returns both with the truth.
-
-    path_rms_um : zenith path RMS between two pierce points 240 m apart (24 s of
-    10 m/s flow), ~35-60 um in seed 003 Table 1. blocks : 2 DGC blocks, or 1 (no
-    end block). noise_scale multiplies the radiometer noise.
-    """
-    import casadata
-
-    from almacal.io import b2b_simulator as sim_io
-
+def check_options(size: str, blocks: int, path_rms_um: float, noise_scale: float) -> B2BSize:
+    """The size preset; ValueError naming the first invalid argument."""
     if size not in SIZES:
         raise ValueError(f"size={size!r} is invalid: expected one of {sorted(SIZES)}")
     if blocks not in (1, 2):
         raise ValueError(f"blocks={blocks!r} is invalid: expected 1 or 2")
     for name, value in (("path_rms_um", path_rms_um), ("noise_scale", noise_scale)):
-        if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+        if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
             raise ValueError(f"{name}={value!r} is invalid: expected a finite number >= 0")
-    preset = SIZES[size]
-    outdir = os.path.abspath(os.fspath(outdir))
-    os.makedirs(outdir, exist_ok=True)
-    path = os.path.join(outdir, f"b2b_{size}.ms")
-    truth_path = os.path.join(outdir, B2B_TRUTH_FILE)
-    if os.path.exists(path):
-        if not overwrite:
-            raise FileExistsError(f"{path} exists; set overwrite=True to replace it")
-        sim_io.remove_ms(path)
-    t_start = time.perf_counter()
-    rng = np.random.default_rng(seed)
+    return SIZES[size]
 
-    cfg = pick_antennas(
-        read_antenna_config(os.path.join(casadata.datapath, LONG_BASELINE_CONFIG)),
-        preset.n_antenna,
-    )
-    names = tuple(f"DA{41 + i:02d}" for i in range(len(cfg.pad)))
-    width = SPW_WIDTH_HZ / preset.n_chan
-    offsets = (np.arange(preset.n_chan) - (preset.n_chan - 1) / 2.0) * width
-    freqs = {
-        "low": np.array(LOW_SPW_GHZ)[:, None] * 1e9 + offsets,
-        "high": np.array(HIGH_SPW_GHZ)[:, None] * 1e9 + offsets,
-    }
-    spw_names = {
-        "low": [f"ALMA_RB_03#BB_{k + 1}#SW-01#FULL_RES" for k in range(len(LOW_SPW_GHZ))],
-        "high": [f"ALMA_RB_07#BB_{k + 1}#SW-01#FULL_RES" for k in range(len(HIGH_SPW_GHZ))],
-    }
-    scans = b2b_schedule(preset, blocks=blocks)
-    target = FIELDS[2]
-    transit = sim_io.transit_utc_seconds(date, target.ra_deg, target.dec_deg)
-    sim_io.observe_b2b(
-        path,
-        antennas=cfg,
-        antenna_names=names,
-        fields=FIELDS,
-        spw_names=spw_names,
-        chan_freq_hz=freqs,
-        channel_width_hz=width,
-        date=date,
-        integration_s=preset.integration_s,
-        scans=scans,
-        project="uid://A001/X1/Xb2b",
-    )
-    layout = sim_io.read_layout(path)
-    all_names = spw_names["low"] + spw_names["high"]
-    order = [all_names.index(n) for n in layout.spw_names]  # MS spw -> canonical index
-    n_low = len(LOW_SPW_GHZ)
-    spw_band = np.array([0 if k < n_low else 1 for k in order])
-    spw_index = np.array([k if k < n_low else k - n_low for k in order])
-    chan = np.concatenate([freqs["low"], freqs["high"]])[order]
-    sim_io.set_basebands(path, [int(i) + 1 for i in spw_index])
 
+def antenna_names(n: int) -> tuple[str, ...]:
+    return tuple(f"DA{41 + i:02d}" for i in range(n))
+
+
+@dataclass(frozen=True)
+class B2BSpectral:
+    """The spws of both bands: names and channel frequencies keyed by 'low' / 'high'."""
+
+    width_hz: float  # channel width
+    freqs: dict[str, np.ndarray]  # (n_spw, n_chan) Hz per band
+    names: dict[str, list[str]]
+
+    @classmethod
+    def of(cls, preset: B2BSize) -> B2BSpectral:
+        width = SPW_WIDTH_HZ / preset.n_chan
+        offsets = (np.arange(preset.n_chan) - (preset.n_chan - 1) / 2.0) * width
+        return cls(
+            width_hz=width,
+            freqs={
+                "low": np.array(LOW_SPW_GHZ)[:, None] * 1e9 + offsets,
+                "high": np.array(HIGH_SPW_GHZ)[:, None] * 1e9 + offsets,
+            },
+            names={
+                "low": [f"ALMA_RB_03#BB_{k + 1}#SW-01#FULL_RES" for k in range(len(LOW_SPW_GHZ))],
+                "high": [f"ALMA_RB_07#BB_{k + 1}#SW-01#FULL_RES" for k in range(len(HIGH_SPW_GHZ))],
+            },
+        )
+
+    def in_ms_order(self, ms_spw_names: Sequence[str]) -> tuple[np.ndarray, ...]:
+        """(band code 0 low / 1 high, index within the band, (n_chan,) frequencies) of
+        each MS spw."""
+        all_names = self.names["low"] + self.names["high"]
+        order = [all_names.index(n) for n in ms_spw_names]  # MS spw -> canonical index
+        n_low = len(LOW_SPW_GHZ)
+        spw_band = np.array([0 if k < n_low else 1 for k in order])
+        spw_index = np.array([k if k < n_low else k - n_low for k in order])
+        chan = np.concatenate([self.freqs["low"], self.freqs["high"]])[order]
+        return spw_band, spw_index, chan
+
+
+@dataclass(frozen=True)
+class B2BFill:
+    """One B2B MS's column rewrite and what its truth needs."""
+
+    writer: Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]
+    sky: _Sky
+    scan_idx: np.ndarray  # (n_time,) 0-based scan of each MS time
+    sigma: np.ndarray  # (n_spw,) Jy per real/imaginary part, MS spw order
+    spw_band: np.ndarray  # (n_spw,) 0 low, 1 high
+
+
+def b2b_fill(
+    layout: MsLayout,
+    scans: list[B2BScan],
+    preset: B2BSize,
+    antennas: AntennaConfig,
+    spectral: B2BSpectral,
+    *,
+    rng: np.random.Generator,
+    path_rms_um: float,
+    drift_deg_per_hour: float,
+    noise_scale: float,
+) -> B2BFill:
+    """The sky (rng draws the screen and phases first) and the noise writer (then the noise)."""
+    spw_band, spw_index, chan = spectral.in_ms_order(layout.spw_names)
     times = layout.times
     scan_idx = _scan_of_times(times, scans, preset.integration_s)
     field_pos = {f.name: i for i, f in enumerate(FIELDS)}
     time_field = np.array([field_pos[scans[i].field] for i in scan_idx])
-    enu = np.column_stack([cfg.x, cfg.y, cfg.z])
     sky = _Sky(
         rng=rng,
-        enu=enu,
+        enu=np.column_stack([antennas.x, antennas.y, antennas.z]),
         times=times,
         time_field=time_field,
         path_rms_um=path_rms_um,
@@ -404,7 +404,10 @@ def simulate_b2b(
     )
     sefd = np.array([sefd_jy(TSYS_K[b], 0.7, 12.0) for b in ("low", "high")])
     sigma = noise_scale * np.array(
-        [radiometer_sigma_jy(width, preset.integration_s, sefd=sefd[b]) for b in spw_band]
+        [
+            radiometer_sigma_jy(spectral.width_hz, preset.integration_s, sefd=sefd[b])
+            for b in spw_band
+        ]
     )
     writer = _chunk_writer(
         sky,
@@ -417,65 +420,81 @@ def simulate_b2b(
         sigma_jy=sigma,
         scan_of_time=scan_idx + 1,
     )
-    sim_io.finish_columns(path, writer, weight_spectrum=False)
-
-    truth = _truth(sky, scans, scan_idx, cfg, names, sigma, spw_band, layout.spw_names)
-    truth.update(
-        vis=os.path.basename(path),
-        size=size,
-        seed=seed,
-        path_rms_um=path_rms_um,
-        drift_deg_per_hour=drift_deg_per_hour,
-        blocks=blocks,
-        transit_utc_s=transit,
-    )
-    with open(truth_path, "w", encoding="utf-8") as fh:
-        json.dump(truth, fh, indent=1)
-    sim_io.post(
-        "%s: %d rows, %d antennas, %d scans, target residual %.1f deg (coherence %.3f), %.1f s",
-        path,
-        layout.n_row,
-        len(names),
-        len(scans),
-        truth["target_residual_phase_rms_deg"],
-        truth["target_expected_coherence"],
-        time.perf_counter() - t_start,
-    )
-    return SimulatedB2B(path, truth_path, truth)
+    return B2BFill(writer, sky, scan_idx, sigma, spw_band)
 
 
-def _truth(
-    sky: _Sky,
+def b2b_truth(
+    fill: B2BFill,
     scans: list[B2BScan],
-    scan_idx: np.ndarray,
-    cfg: AntennaConfig,
-    names: tuple[str, ...],
-    sigma: np.ndarray,
-    spw_band: np.ndarray,
-    ms_spw_names: tuple[str, ...],
+    antennas: AntennaConfig,
+    layout: MsLayout,
+    **run: Any,
 ) -> dict:
-    """What an ideal B2B transfer leaves, from the injected paths and phases."""
-    kinds = np.array([scans[i].kind for i in scan_idx])
-    t = sky.times
+    """b2b_truth.json: what an ideal B2B transfer leaves, from the injected paths and
+    phases, then run (vis, size, seed, ...)."""
+    sky, sigma, spw_band = fill.sky, fill.sigma, fill.spw_band
+    names = antenna_names(len(antennas.pad))
+    kinds = np.array([scans[i].kind for i in fill.scan_idx])
     nu_high = np.mean(HIGH_SPW_GHZ) * 1e9
-    to_rad_high = 2.0 * np.pi * nu_high / SPEED_OF_LIGHT_M_S * 1e-6
+    to_rad_high = 2.0 * np.pi * nu_high / C_M_S * 1e-6
+    rms, vector, uncorrected = _target_truth(sky, kinds, len(names), to_rad_high)
+    blocks, pair_std = _dgc_truth(sky, scans, fill.scan_idx, len(names))
+    truth = {
+        "antennas": list(names),
+        "pads": list(antennas.pad),
+        "antenna_enu_m": np.column_stack([antennas.x, antennas.y, antennas.z]).tolist(),
+        "fields": {f.role: f.name for f in FIELDS},
+        "field_flux_jy_at_285ghz": {f.name: f.flux_jy for f in FIELDS},
+        "target_spectral_index": FIELDS[2].spectral_index,
+        "flux_ref_hz": FLUX_REF_HZ,
+        "low_spw_ghz": list(LOW_SPW_GHZ),
+        "high_spw_ghz": list(HIGH_SPW_GHZ),
+        "ms_spw_names": list(layout.spw_names),
+        "sigma_jy": {"low": float(sigma[spw_band == 0][0]), "high": float(sigma[spw_band == 1][0])},
+        "theta_low_rad": sky.theta_low.tolist(),
+        "theta_high_rad": sky.theta_high.tolist(),
+        "drift_high_rad_per_s": sky.drift_rad_s.tolist(),
+        "theta_ref_time_mjd_s": sky.t_ref,
+        "dgc_blocks": blocks,
+        "dgc_expected_phase_rms_deg": math.degrees(float(np.mean(pair_std)) * to_rad_high),
+        "target_residual_phase_rms_deg": math.degrees(rms),
+        "target_expected_coherence": math.exp(-(rms**2) / 2.0),
+        "target_vector_coherence": vector,
+        "target_uncorrected_path_rms_um": uncorrected,
+    }
+    truth.update(run)
+    return truth
 
-    # Target: per-integration phase-calibrator paths interpolated in time.
+
+def _target_truth(
+    sky: _Sky, kinds: np.ndarray, n_ant: int, to_rad_high: float | np.floating
+) -> tuple[float, float, float]:
+    """Target phase residual after an ideal transfer of the per-integration
+    phase-calibrator paths interpolated in time: (rms rad, vector coherence,
+    uncorrected path rms um)."""
+    t = sky.times
     pc, tg = kinds == "phasecal", kinds == "target"
-    interp = np.stack(
-        [np.interp(t[tg], t[pc], sky.path_um[pc, a]) for a in range(len(names))], axis=1
-    )
+    interp = np.stack([np.interp(t[tg], t[pc], sky.path_um[pc, a]) for a in range(n_ant)], axis=1)
     resid = (sky.path_um[tg] - interp) * to_rad_high  # (n_t, n_ant) rad
-    i, j = np.triu_indices(len(names), 1)
+    i, j = np.triu_indices(n_ant, 1)
     dphi = resid[:, i] - resid[:, j]
     rms = float(np.sqrt(np.mean(dphi**2)))
     vector = float(np.mean(np.abs(np.mean(np.exp(1j * dphi), axis=0))))
+    return rms, vector, float(np.std(sky.path_um[tg][:, i] - sky.path_um[tg][:, j]))
 
-    # DGC blocks: low scans averaged per scan, interpolated to the high integrations.
-    blocks = []
-    pair_std: list[np.ndarray] = []
+
+def _dgc_truth(
+    sky: _Sky, scans: list[B2BScan], scan_idx: np.ndarray, n_ant: int
+) -> tuple[list[dict], list[np.ndarray]]:
+    """Per DGC block, the residual paths of the high integrations once the low scans
+    (averaged per scan) are interpolated to them; and the std of each pair of
+    consecutive low scans over baselines > 1.5 km (seed 003 section 2.3 expected RMS)."""
+    t = sky.times
+    i, j = np.triu_indices(n_ant, 1)
     length = np.linalg.norm(sky.enu[i] - sky.enu[j], axis=1)
     i_long, j_long = i[length > 1500.0], j[length > 1500.0]
+    blocks = []
+    pair_std: list[np.ndarray] = []
     scan_block = _dgc_blocks(scans)
     for b in sorted(set(scan_block.values())):
         lo = [k for k, v in scan_block.items() if v == b and scans[k].kind == "dgc_low"]
@@ -483,12 +502,9 @@ def _truth(
         lo_t = np.array([t[scan_idx == k].mean() for k in lo])
         lo_p = np.stack([sky.path_um[scan_idx == k].mean(axis=0) for k in lo])
         hsel = np.isin(scan_idx, hi)
-        hi_interp = np.stack(
-            [np.interp(t[hsel], lo_t, lo_p[:, a]) for a in range(len(names))], axis=1
-        )
+        hi_interp = np.stack([np.interp(t[hsel], lo_t, lo_p[:, a]) for a in range(n_ant)], axis=1)
         r = sky.path_um[hsel] - hi_interp
-        # Section 2.3 expected phase RMS: the std over each pair of consecutive
-        # low-frequency scans (high scan between them left out), baselines > 1.5 km.
+        # the high scan between two consecutive low scans is left out of their std
         for k0, k1 in zip(lo[:-1], lo[1:], strict=True):
             pair = sky.path_um[(scan_idx == k0) | (scan_idx == k1)]
             pair_std.append(np.std(pair[:, i_long] - pair[:, j_long], axis=0, ddof=1))
@@ -503,31 +519,7 @@ def _truth(
                 "n_high_integrations": int(hsel.sum()),
             }
         )
-    return {
-        "antennas": list(names),
-        "pads": list(cfg.pad),
-        "antenna_enu_m": np.column_stack([cfg.x, cfg.y, cfg.z]).tolist(),
-        "fields": {f.role: f.name for f in FIELDS},
-        "field_flux_jy_at_285ghz": {f.name: f.flux_jy for f in FIELDS},
-        "target_spectral_index": FIELDS[2].spectral_index,
-        "flux_ref_hz": FLUX_REF_HZ,
-        "low_spw_ghz": list(LOW_SPW_GHZ),
-        "high_spw_ghz": list(HIGH_SPW_GHZ),
-        "ms_spw_names": list(ms_spw_names),
-        "sigma_jy": {"low": float(sigma[spw_band == 0][0]), "high": float(sigma[spw_band == 1][0])},
-        "theta_low_rad": sky.theta_low.tolist(),
-        "theta_high_rad": sky.theta_high.tolist(),
-        "drift_high_rad_per_s": sky.drift_rad_s.tolist(),
-        "theta_ref_time_mjd_s": sky.t_ref,
-        "dgc_blocks": blocks,
-        "dgc_expected_phase_rms_deg": math.degrees(float(np.mean(pair_std)) * to_rad_high),
-        "target_residual_phase_rms_deg": math.degrees(rms),
-        "target_expected_coherence": math.exp(-(rms**2) / 2.0),
-        "target_vector_coherence": vector,
-        "target_uncorrected_path_rms_um": float(
-            np.std(sky.path_um[tg][:, i] - sky.path_um[tg][:, j])
-        ),
-    }
+    return blocks, pair_std
 
 
 def _dgc_blocks(scans: list[B2BScan]) -> dict[int, int]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from almacal.constants import ARCSEC_RAD, C_M_S
 from almacal.simulate.serpens import (
     APERTURE_EFFICIENCY,
     BOLTZMANN_J_K,
@@ -17,7 +18,6 @@ from almacal.simulate.serpens import (
     JY_W_M2_HZ,
     N_CORR,
     REF_FREQ_HZ,
-    SPEED_OF_LIGHT_M_S,
     TSYS_K,
     FieldModel,
 )
@@ -112,7 +112,7 @@ class EpochModel:
         V = gain_spw S (nu/nu0)^alpha [1 + f G(q)] exp(i (phi_a1 - phi_a2)).
         """
         freq = self.chan_freq_hz[spw]
-        uv_dist_lambda = np.hypot(uvw_m[0], uvw_m[1])[:, None] * freq / SPEED_OF_LIGHT_M_S
+        uv_dist_lambda = np.hypot(uvw_m[0], uvw_m[1])[:, None] * freq / C_M_S
         envelope = self.extended_flux_jy[field][:, None] * gaussian_visibility(
             uv_dist_lambda, self.extended_fwhm_rad[field][:, None]
         )
@@ -126,7 +126,7 @@ class EpochModel:
         if self.offset_lm_rad is not None:
             # CASA's sign (CASA_NOTES): V = S exp(+2 pi i (u l + v m)), u, v in wavelengths
             lm = self.offset_lm_rad[field]
-            k = freq / SPEED_OF_LIGHT_M_S
+            k = freq / C_M_S
             turns = (uvw_m[0] * lm[:, 0])[:, None] * k + (uvw_m[1] * lm[:, 1])[:, None] * k
             amplitude = amplitude * np.exp(2j * np.pi * turns)
         phase = self.ant_phase_rad[time_index, ant1] - self.ant_phase_rad[time_index, ant2]
@@ -236,11 +236,10 @@ def epoch_model(
     """An EpochModel whose field axis follows the MS FIELD table."""
     by_name = {f.name: f for f in fields}
     ordered = [by_name[n] for n in ms_field_names]
-    arcsec = math.pi / (180.0 * 3600.0)
     return EpochModel(
         point_flux_jy=np.array([f.flux_jy for f in ordered]),
         extended_flux_jy=np.array([f.extended_flux_jy for f in ordered]),
-        extended_fwhm_rad=np.array([f.extended_fwhm_arcsec * arcsec for f in ordered]),
+        extended_fwhm_rad=np.array([f.extended_fwhm_arcsec * ARCSEC_RAD for f in ordered]),
         spectral_index=np.array([f.spectral_index for f in ordered]),
         gain=np.asarray(gain, dtype=float),
         chan_freq_hz=np.asarray(chan_freq_hz, dtype=float),

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from almacal.constants import ARCSEC_RAD
 from almacal.simulate.serpens import (
     CALIBRATORS,
     AntennaConfig,
@@ -102,36 +103,53 @@ def epoch_variations(
     line = _per_epoch("line_peak_jy", line_peak_jy, n_epoch)
     if phase is None and cfg is None and scale is None and line is None and coherence == 0:
         return None
-    out = []
-    for i in range(n_epoch):
-        kw: dict[str, Any] = {"phase_coherence_s": coherence}
-        if phase is not None:
-            kw["phase_rms_deg"] = _number("epoch_phase_rms_deg", phase[i], 0.0, 180.0)
-        if cfg is not None and cfg[i] is not None:
-            path = cfg[i] if os.path.isabs(cfg[i]) else os.path.join(datapath, cfg[i])
-            if not os.path.isfile(path):
-                raise ValueError(f"antenna_config contains {cfg[i]!r}: no such pad file")
-            kw["antenna_config"] = cfg[i]
-            kw["antennas"] = read_antenna_config(path)
-        if scale is not None:
-            row = scale[i]
-            if (
-                isinstance(row, str)
-                or not isinstance(row, Sequence)
-                or len(row) != len(CALIBRATORS)
-            ):
-                raise ValueError(
-                    f"cal_flux_scale={scale!r} is invalid: expected {n_epoch} rows of "
-                    f"{len(CALIBRATORS)} multipliers ({', '.join(CALIBRATORS)})"
-                )
-            kw["field_scale"] = tuple(
-                (c, _number("cal_flux_scale", s, 1e-6))
-                for c, s in zip(CALIBRATORS, row, strict=True)
-            )
-        if line is not None:
-            kw["line_peak_jy"] = _number("line_peak_jy", line[i], 0.0)
-        out.append(EpochVariation(**kw))
-    return tuple(out)
+    return tuple(
+        EpochVariation(
+            phase_coherence_s=coherence,
+            **_phase(phase, i),
+            **_pads(cfg, i, datapath),
+            **_scales(scale, i, n_epoch),
+            **_line(line, i),
+        )
+        for i in range(n_epoch)
+    )
+
+
+def _phase(phase: list | None, i: int) -> dict[str, Any]:
+    if phase is None:
+        return {}
+    return {"phase_rms_deg": _number("epoch_phase_rms_deg", phase[i], 0.0, 180.0)}
+
+
+def _pads(cfg: list | None, i: int, datapath: str) -> dict[str, Any]:
+    if cfg is None or cfg[i] is None:
+        return {}
+    path = cfg[i] if os.path.isabs(cfg[i]) else os.path.join(datapath, cfg[i])
+    if not os.path.isfile(path):
+        raise ValueError(f"antenna_config contains {cfg[i]!r}: no such pad file")
+    return {"antenna_config": cfg[i], "antennas": read_antenna_config(path)}
+
+
+def _scales(scale: list | None, i: int, n_epoch: int) -> dict[str, Any]:
+    if scale is None:
+        return {}
+    row = scale[i]
+    if isinstance(row, str) or not isinstance(row, Sequence) or len(row) != len(CALIBRATORS):
+        raise ValueError(
+            f"cal_flux_scale={scale!r} is invalid: expected {n_epoch} rows of "
+            f"{len(CALIBRATORS)} multipliers ({', '.join(CALIBRATORS)})"
+        )
+    return {
+        "field_scale": tuple(
+            (c, _number("cal_flux_scale", s, 1e-6)) for c, s in zip(CALIBRATORS, row, strict=True)
+        )
+    }
+
+
+def _line(line: list | None, i: int) -> dict[str, Any]:
+    if line is None:
+        return {}
+    return {"line_peak_jy": _number("line_peak_jy", line[i], 0.0)}
 
 
 def correlate_in_time(white: np.ndarray, times_s: np.ndarray, coherence_s: float) -> np.ndarray:
@@ -215,5 +233,4 @@ def offset_lm_rad(
     """(n_field, 2) offsets in radians in MS field order, or None without offsets."""
     if not offsets:
         return None
-    arcsec = math.pi / (180.0 * 3600.0)
-    return np.array([offsets.get(n, (0.0, 0.0)) for n in ms_field_names]) * arcsec
+    return np.array([offsets.get(n, (0.0, 0.0)) for n in ms_field_names]) * ARCSEC_RAD

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from almacal.constants import DAY_S
 from almacal.simulate.serpens import SCAN_GAP_S
 
 
@@ -50,7 +51,7 @@ def centre_within_day(transit_s: float, duration_s: float, margin_s: float = 600
     the apparent transit by up to ~2.5 min (measured -59 to +146 s on the 7 dates).
     """
     lo = margin_s + duration_s / 2.0 - transit_s
-    hi = 86400.0 - margin_s - duration_s / 2.0 - transit_s
+    hi = DAY_S - margin_s - duration_s / 2.0 - transit_s
     return float(min(max(0.0, lo), hi))
 
 

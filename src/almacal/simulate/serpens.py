@@ -12,7 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SPEED_OF_LIGHT_M_S = 299_792_458.0
+from almacal.constants import C_M_S
+
+SPEED_OF_LIGHT_M_S = C_M_S
+"""Exported by almacal.simulate since before almacal.constants: kept as an alias."""
 BOLTZMANN_J_K = 1.380649e-23
 JY_W_M2_HZ = 1.0e-26
 

@@ -1,0 +1,142 @@
+"""relcal_apply's steps (almacal.casatask.skeleton): check each MS, then split, gencal
+and applycal through injected CASA calls, so the sequence runs in unit tests without CASA.
+
+Products (caltables, split MSs) are made under their staged temporary names; in
+inplace mode the input MS (CORRECTED_DATA, HISTORY) is changed last, after every
+caltable is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from almacal.msinfo import MsInfo
+from almacal.relcal.rescale_plan import HISTORY_MARK, RelcalApplyParams, Rescale
+
+
+class ApplyCalls(Protocol):
+    """The CASA side of relcal_apply (almacal.io in the task)."""
+
+    def read_info(self, vis: str) -> MsInfo: ...
+
+    def history_messages(self, vis: str) -> list[str]: ...
+
+    def split_column(self, vis: str, outputvis: str, column: str) -> None: ...
+
+    def make_amp_table(self, vis: str, caltable: str, gain: float) -> None: ...
+
+    def apply_table(self, vis: str, caltable: str) -> None: ...
+
+    def write_history(self, vis: str, messages: list[str], origin: str) -> None: ...
+
+    def post(self, message: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """What relcal_apply did (or would do, in a dry run) to each MS."""
+
+    mode: str
+    dryrun: bool
+    rescales: tuple[Rescale, ...]
+    columns: tuple[str, ...]  # the data column each MS is rescaled from
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "dryrun": self.dryrun,
+            "applied": not self.dryrun,
+            "rescale": [
+                r.to_record() | {"datacolumn": c}
+                for r, c in zip(self.rescales, self.columns, strict=True)
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class RelcalApplyTask:
+    """The skeleton's steps for relcal_apply; calls are the CASA steps."""
+
+    calls: ApplyCalls
+    name: str = "relcal_apply"
+
+    def params(self, args: dict[str, Any]) -> RelcalApplyParams:
+        return RelcalApplyParams.from_task_args(args)
+
+    def products(self, params: RelcalApplyParams) -> dict[str, str]:
+        return params.products()
+
+    def read(self, params: RelcalApplyParams) -> tuple[str, ...]:
+        """The data column of each MS, after the checks that need the MS itself."""
+        return tuple(self._checked_column(params, r.vis) for r in params.rescales)
+
+    def _checked_column(self, params: RelcalApplyParams, vis: str) -> str:
+        info = self.calls.read_info(vis)
+        if params.mode == "inplace" and "CORRECTED_DATA" in info.columns:
+            raise ValueError(
+                f"vis {vis} already has CORRECTED_DATA; mode='inplace' recomputes it from DATA "
+                "and would discard that calibration: use mode='split' (datacolumn='corrected')"
+            )
+        column = info.datacolumn(params.datacolumn)
+        previous = [m for m in self.calls.history_messages(vis) if m.startswith(HISTORY_MARK)]
+        if previous and not params.force:
+            raise ValueError(
+                f"vis {vis} was already rescaled ({previous[-1]}); "
+                "set force=True to rescale it again"
+            )
+        return column
+
+    def compute(
+        self, params: RelcalApplyParams, data: tuple[str, ...], staged: Mapping[str, str]
+    ) -> ApplyResult:
+        """Split (split mode) and gencal each MS under the temporary product names."""
+        for i, (r, column) in enumerate(zip(params.rescales, data, strict=True)):
+            self.calls.post(_plan_line(r, params))
+            if params.dryrun:
+                continue
+            if params.mode == "split":
+                self.calls.split_column(r.vis, staged[f"outputvis{i}"], column)
+            self.calls.make_amp_table(
+                _target(params, staged, i), staged[f"caltable{i}"], r.gencal_parameter
+            )
+        return ApplyResult(params.mode, params.dryrun, params.rescales, data)
+
+    def write(
+        self,
+        params: RelcalApplyParams,
+        data: tuple[str, ...],
+        result: ApplyResult,
+        staged: Mapping[str, str],
+    ) -> None:
+        """applycal and HISTORY: on the split copy, or last of all on the input MS."""
+        if params.dryrun:
+            return
+        for i, r in enumerate(params.rescales):
+            target = _target(params, staged, i)
+            self.calls.apply_table(target, staged[f"caltable{i}"])
+            self.calls.write_history(target, [r.history_line(), *params.call], self.name)
+
+    def report(self, result: ApplyResult) -> None:
+        done = "would rescale" if result.dryrun else "rescaled"
+        outs = ", ".join(r.outputvis for r in result.rescales)
+        self.calls.post(f"relcal_apply: {done} {len(result.rescales)} MS ({result.mode}): {outs}")
+
+
+def _target(params: RelcalApplyParams, staged: Mapping[str, str], i: int) -> str:
+    """The MS that gets CORRECTED_DATA: the staged split copy, or vis itself (inplace)."""
+    if params.mode == "split":
+        return staged[f"outputvis{i}"]
+    return params.rescales[i].vis
+
+
+def _plan_line(r: Rescale, params: RelcalApplyParams) -> str:
+    return "%s %s: amplitudes x %.6f, weights x %.6f -> %s (caltable %s)" % (
+        "Would rescale" if params.dryrun else "Rescaling",
+        r.vis,
+        r.factor,
+        r.factor**-2,
+        r.outputvis if params.mode == "split" else f"{r.vis} CORRECTED_DATA",
+        r.caltable,
+    )
