@@ -130,6 +130,7 @@ class MsInfo:
     antenna_names: tuple[str, ...] = ()
     antenna_itrf_m: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
     scans: tuple[ScanInfo, ...] = ()
+    intent_spws: dict[str, tuple[int, ...]] = field(default_factory=dict)  # spws per intent
     scan_times: dict[int, np.ndarray] = field(default_factory=dict)  # unique TIMEs per scan
     data_time_range: tuple[float, float] = (0.0, 0.0)  # first and last TIME of the rows
 
@@ -177,12 +178,12 @@ class MsInfo:
         return tuple(sorted(ids))
 
     def spws_with_intent(self, prefixes: Sequence[str]) -> tuple[int, ...]:
-        """Spws of the scans with an intent starting with one of prefixes."""
+        """Spws of the rows with an intent starting with one of prefixes."""
         out = {
             s
-            for sc in self.scans
-            if any(i.startswith(tuple(prefixes)) for i in sc.intents)
-            for s in sc.spws
+            for intent, spws in self.intent_spws.items()
+            if intent.startswith(tuple(prefixes))
+            for s in spws
         }
         return tuple(sorted(out))
 

@@ -46,8 +46,11 @@ def eb_info(
     for i, hz in zip(SCIENCE, SCIENCE_HZ, strict=True):
         spws[i] = _spw(i, hz)
     field_intents: dict[str, set[str]] = {n: set() for n in NAMES}
+    intent_spws: dict[str, set[int]] = {}
     for sc in scans:
         field_intents[sc.field].update(sc.intents)
+        for i in sc.intents:
+            intent_spws.setdefault(i, set()).update(sc.spws)
     return MsInfo(
         path=path,
         fields=tuple(
@@ -63,4 +66,5 @@ def eb_info(
         start_mjd_s=(OBS - MJD_EPOCH).total_seconds(),
         telescopes=telescopes,
         scans=tuple(scans),
+        intent_spws={k: tuple(sorted(v)) for k, v in intent_spws.items()},
     )

@@ -40,9 +40,7 @@ def read_ms_info(path: str) -> MsInfo:
         raise ValueError(f"vis {path!r} is not a readable measurement set: {exc}") from exc
     names = tuple(f[0] for f in fields)
     scans = index.scans(names, obs_mode)
-    intents: dict[int, set[str]] = {}
-    for sc in scans:
-        intents.setdefault(sc.field_id, set()).update(sc.intents)
+    intents = _intents_of(index.field_state_pairs, obs_mode)
     start = float(time_range[0].min()) if time_range.size and time_range[0].min() > 0 else 0.0
     return MsInfo(
         path=path,
@@ -61,6 +59,7 @@ def read_ms_info(path: str) -> MsInfo:
         antenna_names=antenna_names,
         antenna_itrf_m=antenna_pos,
         scans=scans,
+        intent_spws=_by_intent(_intents_of(index.spw_state_pairs, obs_mode)),
         scan_times=index.scan_times,
         data_time_range=index.time_range,
     )
@@ -155,6 +154,24 @@ def read_state(path: str) -> tuple[str, ...]:
         return tuple(str(x) for x in tb.getcol("OBS_MODE")) if tb.nrows() else ()
 
 
+def _intents_of(pairs: np.ndarray, obs_mode: tuple[str, ...]) -> dict[int, set[str]]:
+    """{x: intents} from unique (x, STATE_ID + 1) pairs."""
+    out: dict[int, set[str]] = {}
+    for x, st in pairs:
+        if 0 <= st - 1 < len(obs_mode):
+            out.setdefault(int(x), set()).update(obs_mode[st - 1].split(","))
+    return out
+
+
+def _by_intent(intents: dict[int, set[str]]) -> dict[str, tuple[int, ...]]:
+    """{x: intents} -> {intent: sorted xs}."""
+    out: dict[str, set[int]] = {}
+    for x, names in intents.items():
+        for name in names:
+            out.setdefault(name, set()).add(x)
+    return {k: tuple(sorted(v)) for k, v in sorted(out.items())}
+
+
 def _pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Unique (a, b) rows of two non-negative integer columns, as an (n, 2) array.
 
@@ -175,6 +192,8 @@ class MainIndex:
     field_pairs: np.ndarray  # (n, 2) scan, FIELD_ID
     spw_pairs: np.ndarray  # (n, 2) scan, spw
     state_pairs: np.ndarray  # (n, 2) scan, STATE_ID + 1
+    field_state_pairs: np.ndarray  # (n, 2) FIELD_ID, STATE_ID + 1
+    spw_state_pairs: np.ndarray  # (n, 2) spw, STATE_ID + 1
     scan_times: dict[int, np.ndarray]
 
     def scans(self, field_names: tuple[str, ...], obs_mode: tuple[str, ...]) -> tuple:
@@ -203,7 +222,9 @@ def read_main_index(path: str, ddid_spw: np.ndarray) -> MainIndex:
     """One chunked pass over SCAN_NUMBER, FIELD_ID, DATA_DESC_ID, STATE_ID and TIME,
     reduced to unique (scan, x) pairs: faster than msmetadata on a large MS, and
     memory stays flat."""
-    parts: dict[str, list[np.ndarray]] = {"field": [], "spw": [], "state": [], "time": []}
+    parts: dict[str, list[np.ndarray]] = {
+        k: [] for k in ("field", "spw", "state", "time", "field_state", "spw_state")
+    }
     with opened_table(path) as tb:
         columns = frozenset(tb.colnames())
         n_row = tb.nrows()
@@ -216,10 +237,16 @@ def read_main_index(path: str, ddid_spw: np.ndarray) -> MainIndex:
         for start in range(0, n_row, _INDEX_ROWS):
             n = min(_INDEX_ROWS, n_row - start)
             scan = tb.getcol("SCAN_NUMBER", start, n)
-            parts["field"].append(_pairs(scan, tb.getcol("FIELD_ID", start, n)))
-            parts["spw"].append(_pairs(scan, ddid_spw[tb.getcol("DATA_DESC_ID", start, n)]))
+            field = tb.getcol("FIELD_ID", start, n)
+            spw = ddid_spw[tb.getcol("DATA_DESC_ID", start, n)]
             # STATE_ID is -1 when an MS has no STATE rows: shifted by one for the key.
-            parts["state"].append(_pairs(scan, tb.getcol("STATE_ID", start, n) + 1))
+            state = tb.getcol("STATE_ID", start, n) + 1
+            parts["field"].append(_pairs(scan, field))
+            parts["spw"].append(_pairs(scan, spw))
+            parts["state"].append(_pairs(scan, state))
+            # per row, not per scan: a mosaic scan observes several fields
+            parts["field_state"].append(_pairs(field, state))
+            parts["spw_state"].append(_pairs(spw, state))
             t_unique, t_index = np.unique(tb.getcol("TIME", start, n), return_inverse=True)
             st = _pairs(scan, t_index)
             parts["time"].append(np.column_stack([st[:, 0], t_unique[st[:, 1]]]))
@@ -236,5 +263,7 @@ def read_main_index(path: str, ddid_spw: np.ndarray) -> MainIndex:
         field_pairs=pairs["field"].astype(np.int64),
         spw_pairs=pairs["spw"].astype(np.int64),
         state_pairs=pairs["state"].astype(np.int64),
+        field_state_pairs=pairs["field_state"].astype(np.int64),
+        spw_state_pairs=pairs["spw_state"].astype(np.int64),
         scan_times=scan_times,
     )
