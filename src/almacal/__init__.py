@@ -4,11 +4,16 @@ Each ``xml/<task>.xml`` is a task, available as ``almacal.<task>`` (a
 ``almacal.casatask.task.CasaTask``). The tasks are built on first access (PEP 562),
 so ``import almacal`` does not import casatools; the pure cores can be used and
 tested without CASA.
+
+Importing almacal before casatools also gives CASA a data configuration when the
+user has none (almacal.casaconfig_setup): casadata's measures, no downloads.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from almacal import casaconfig_setup as _casaconfig_setup
 
 if TYPE_CHECKING:
     from almacal.casatask.task import CasaTask
@@ -16,6 +21,8 @@ if TYPE_CHECKING:
 # One name per xml/*.xml (tests/test_interface.py checks this list against the XML
 # directory); static so that importing almacal reads no files.
 __all__ = ["b2b_phasetransfer", "gridflux_check", "relcal_apply", "relcal_fit", "spwconsistency"]
+
+_casaconfig_setup.install()
 
 
 def __getattr__(name: str) -> CasaTask:

@@ -1,0 +1,1 @@
+../../casa_init/config.py
