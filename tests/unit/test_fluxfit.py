@@ -79,3 +79,66 @@ def test_single_hand_data():
     v_i, valid = stokes_i(vis, np.zeros((3, 2, 1), bool))
     assert np.all(v_i == 0.5) and valid.all()
     assert np.all(stokes_i_weight(np.ones((3, 1))) == 1.0)
+
+
+def _loop_row_sums(v_i, valid, w_i):
+    """Reference for row_sums: one visibility at a time, weight per row or per channel."""
+    n_row, n_chan = v_i.shape
+    out = np.zeros((n_row, 4))
+    for r in range(n_row):
+        for c in range(n_chan):
+            w = w_i[r] if w_i.ndim == 1 else w_i[r, c]
+            if valid[r, c] and w > 0:
+                v = v_i[r, c]
+                out[r] += [w, w * v.real, w * abs(v) ** 2, 1]
+    return out
+
+
+def _flagged_point(rng, flux, sigma, n_row, n_chan, bad_fraction):
+    """Point-source XX/YY with a fraction of flagged and of NaN hand values."""
+    vis, w, flag = _noisy_point(rng, flux, sigma, n_row, n_chan)
+    flag |= rng.random(flag.shape) < bad_fraction
+    vis[rng.random(vis.shape) < bad_fraction / 2] = np.nan
+    return vis, w, flag
+
+
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_row_sums_match_a_loop_with_flags_nans_and_zero_weights(per_channel):
+    rng = np.random.default_rng(21)
+    vis, w, flag = _flagged_point(rng, 1.3, 0.1, 40, 16, bad_fraction=0.2)
+    w *= rng.uniform(0.5, 2.0, w.shape)  # unequal weights: a plain count would not match
+    if not per_channel:
+        w = w[:, 0, :]  # WEIGHT: one weight per row and hand
+        w[3] = 0.0  # a row with no weight contributes nothing, not even to N
+    else:
+        w[5, 2:6, 0] = 0.0
+    v_i, valid = stokes_i(vis, flag)
+    w_i = stokes_i_weight(w)
+    got = row_sums(v_i, valid, w_i)
+    ref = _loop_row_sums(v_i, valid, w_i)
+    np.testing.assert_allclose(got, ref, rtol=1e-12, atol=0)  # the same sums, to rounding
+    n_bad = (~valid).sum()
+    assert n_bad > 0.2 * valid.size  # guard: many channels flagged or NaN
+    if not per_channel:
+        assert np.all(got[3] == 0.0)
+        np.testing.assert_array_equal(got[:, 3], valid.sum(axis=1) * (w_i > 0))
+    else:
+        assert got[5, 3] == valid[5].sum() - valid[5, 2:6].sum()
+
+
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_flux_with_a_third_of_the_channels_flagged_is_unbiased(per_channel):
+    rng = np.random.default_rng(22)
+    vis, w, flag = _flagged_point(rng, 0.8, 0.05, 3000, 32, bad_fraction=0.3)
+    if not per_channel:
+        w = w[:, 0, :]
+    fit = fit_point(_sums(vis, w, flag, np.zeros(3000, int), 1))
+    v_i, valid = stokes_i(vis, flag)
+    n_good = int(valid.sum())
+    assert fit.n_vis[0] == n_good and n_good < 0.6 * valid.size  # guard: ~45 % dropped
+    # sigma(I) = 0.05/sqrt(2) per point: sigma_S = 0.0354/sqrt(n_good) ~ 3.5e-4 Jy; 5 sigma
+    sigma_s = 0.05 / np.sqrt(2) / np.sqrt(n_good)
+    np.testing.assert_allclose(fit.sigma_weights[0], sigma_s, rtol=1e-12)
+    assert abs(fit.flux[0] - 0.8) < 5 * sigma_s
+    # with the right N the reduced chi^2 is 1 within sqrt(2/dof) ~ 0.002; allow 5x
+    assert abs(fit.chi2_red[0] - 1.0) < 0.01
