@@ -1,0 +1,227 @@
+"""Mutation score of the pure packages against the unit tests (mutmut 3; not run in CI).
+
+Usage, from the repository root:
+
+    .venv/bin/pip install -e '.[test,mutation]'
+    .venv/bin/python benchmarks/mutation.py --timeout 5400       # run, then report
+    .venv/bin/python benchmarks/mutation.py --package relcal     # one package, from scratch
+    .venv/bin/python benchmarks/mutation.py --survivors          # retest the last survivors
+    .venv/bin/python benchmarks/mutation.py --report             # report the last run only
+
+The default run is one resumable `mutmut run` over the four packages: the fastest
+mutants go first, a mutant already tested keeps its result, so running it again after
+a timeout carries on where it stopped. --package starts one package's session afresh
+(every mutant of `almacal.<package>.*`); --survivors retests, by name, the mutants left
+in mutants/survivors.txt (after tests were added).
+
+mutmut reads [tool.mutmut] in pyproject.toml: it copies src/ (and the XML, tasks/ and
+tests/) into mutants/, mutates relcal, spwcons, gridflux and b2b (not the figure-only
+plot.py files) and runs, for each mutant, the tests/unit tests that call the mutated
+function, with one worker (the machine is shared) under `timeout`. The slowest mutants
+are those of posfit/uvmodel and spwcons.decompose/inputs, whose tests are statistical
+(hundreds of seeded realisations, ~10-25 s per surviving mutant).
+
+Score per package = killed / (total - equivalent). "Equivalent" survivors are
+  * the mutants listed in benchmarks/mutation_equivalent.txt (name, then the reason), and
+  * mutants that change nothing but the text of a string that is only shown to a user
+    (an exception's message, a warning, a log line): found by comparing the syntax
+    trees of the original and the mutated function, reported under their own heading.
+Mutants whose function no unit test calls ("no tests") count as not killed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import collections
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("relcal", "spwcons", "gridflux", "b2b")
+EQUIVALENT_FILE = ROOT / "benchmarks" / "mutation_equivalent.txt"
+# calls whose string arguments are text for a person, not data
+MESSAGE_CALLS = {"warn", "post", "ValueError", "TypeError", "RuntimeError", "FileExistsError"}
+MESSAGE_CALLS |= {"FileNotFoundError", "KeyError", "OSError", "IndexError"}
+
+
+def run_mutmut(names: list[str], timeout_s: int, label: str) -> int:
+    cmd = ["timeout", str(timeout_s), sys.executable, "-m", "mutmut", "run"]
+    cmd += ["--max-children", "1", *names]
+    log = ROOT / "mutants" / f"run-{label}.log"
+    log.parent.mkdir(exist_ok=True)
+    with open(log, "w") as out:
+        return subprocess.call(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+
+
+def statuses() -> dict[str, str]:
+    text = subprocess.run(
+        [sys.executable, "-m", "mutmut", "results", "--all", "true"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    out = {}
+    for line in text.splitlines():
+        name, sep, status = line.strip().rpartition(": ")
+        if sep and name.startswith("almacal."):
+            out[name] = status
+    return out
+
+
+def listed_equivalents() -> dict[str, str]:
+    out = {}
+    if EQUIVALENT_FILE.exists():
+        for line in EQUIVALENT_FILE.read_text().splitlines():
+            line = line.strip()
+            if line and not line.startswith("#"):
+                name, _, reason = line.partition(" ")
+                out[name] = reason.strip()
+    return out
+
+
+class _Functions:
+    """Original and mutated function definitions of the files in mutants/src."""
+
+    def __init__(self) -> None:
+        self._by_module: dict[str, dict[str, ast.AST]] = {}
+
+    def get(self, module: str, name: str) -> ast.AST | None:
+        if module not in self._by_module:
+            path = ROOT / "mutants" / "src" / Path(*module.split(".")).with_suffix(".py")
+            defs: dict[str, ast.AST] = {}
+            if path.exists():
+                for node in ast.walk(ast.parse(path.read_text())):
+                    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                        defs[node.name] = node
+            self._by_module[module] = defs
+        return self._by_module[module].get(name)
+
+
+def _text_only_change(orig: ast.AST, mutant: ast.AST) -> bool:
+    """True when the two trees differ only in str constants that are message text."""
+    diffs: list[list[ast.AST]] = []
+
+    def walk(a: ast.AST, b: ast.AST, stack: list[ast.AST]) -> bool:
+        if type(a) is not type(b):
+            return False
+        if isinstance(a, ast.Constant) and isinstance(b, ast.Constant):
+            if a.value != b.value:
+                if not (isinstance(a.value, str) and isinstance(b.value, str)):
+                    return False
+                diffs.append(stack + [a])
+            return True
+        for field in a._fields:
+            if field == "name" and isinstance(a, ast.FunctionDef):
+                continue
+            va, vb = getattr(a, field, None), getattr(b, field, None)
+            if isinstance(va, list) and isinstance(vb, list):
+                if len(va) != len(vb):
+                    return False
+                for x, y in zip(va, vb, strict=True):
+                    if isinstance(x, ast.AST):
+                        if not walk(x, y, stack + [a]):
+                            return False
+                    elif x != y:
+                        return False
+            elif isinstance(va, ast.AST) and isinstance(vb, ast.AST):
+                if not walk(va, vb, stack + [a]):
+                    return False
+            elif isinstance(va, ast.AST) or isinstance(vb, ast.AST) or va != vb:
+                return False
+        return True
+
+    if not walk(orig, mutant, []) or not diffs:
+        return False
+    return all(_is_message(path) for path in diffs)
+
+
+def _call_name(node: ast.Call) -> str:
+    f = node.func
+    return f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
+
+
+def _is_message(path: list[ast.AST]) -> bool:
+    """A string under a raise, a warnings.warn/casalog.post call, or a docstring."""
+    for node in path:
+        if isinstance(node, ast.Raise):
+            return True
+        if isinstance(node, ast.Call) and _call_name(node) in MESSAGE_CALLS:
+            return True
+    parent = path[-2] if len(path) > 1 else None
+    return isinstance(parent, ast.Expr)  # a bare string statement: a docstring
+
+
+def classify(names: dict[str, str]) -> dict[str, str]:
+    """Reason for every survivor judged equivalent: listed, or message text only."""
+    listed = listed_equivalents()
+    funcs = _Functions()
+    out = {}
+    for name, status in names.items():
+        if status != "survived":
+            continue
+        if name in listed:
+            out[name] = listed[name]
+            continue
+        module, _, mangled = name.rpartition(".")
+        orig_name = mangled.rpartition("__mutmut_")[0] + "__mutmut_orig"
+        orig, mutant = funcs.get(module, orig_name), funcs.get(module, mangled)
+        if orig is not None and mutant is not None and _text_only_change(orig, mutant):
+            out[name] = "message text only (exception, warning, log or docstring)"
+    return out
+
+
+def report(packages: tuple[str, ...]) -> None:
+    names = statuses()
+    equivalent = classify(names)
+    print(f"{'package':10s} {'total':>6s} {'killed':>6s} {'surv':>6s} {'no test':>7s} ", end="")
+    print(f"{'timeout':>7s} {'equiv':>6s} {'score':>7s}")
+    for package in packages:
+        mine = {n: s for n, s in names.items() if n.startswith(f"almacal.{package}.")}
+        count = collections.Counter(mine.values())
+        n_eq = sum(n in equivalent for n in mine)
+        killed = count["killed"] + count["timeout"]
+        tested = len(mine) - n_eq
+        score = 100.0 * killed / tested if tested else float("nan")
+        print(
+            f"{package:10s} {len(mine):6d} {count['killed']:6d} {count['survived'] - n_eq:6d} "
+            f"{count['no tests']:7d} {count['timeout']:7d} {n_eq:6d} {score:6.1f}%"
+        )
+        other = set(count) - {"killed", "survived", "no tests", "timeout"}
+        if other:
+            print("           also: " + ", ".join(f"{k} {count[k]}" for k in sorted(other)))
+    left = sorted(
+        n
+        for n, s in names.items()
+        if s in ("survived", "no tests") and n not in equivalent and n.split(".")[1] in packages
+    )
+    (ROOT / "mutants" / "survivors.txt").write_text("\n".join(left) + "\n")
+    print(f"{len(left)} not killed and not equivalent: mutants/survivors.txt")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--package", choices=PACKAGES, action="append")
+    ap.add_argument("--survivors", action="store_true", help="retest mutants/survivors.txt")
+    ap.add_argument("--report", action="store_true", help="only report the last run")
+    ap.add_argument("--timeout", type=int, default=5400, help="seconds per mutmut session")
+    args = ap.parse_args()
+    packages = tuple(args.package or PACKAGES)
+    sessions: list[tuple[str, list[str]]] = []
+    if args.survivors:
+        names = (ROOT / "mutants" / "survivors.txt").read_text().split()
+        sessions = [("survivors", [n for n in names if n.split(".")[1] in packages])]
+    elif args.package:
+        sessions = [(p, [f"almacal.{p}.*"]) for p in packages]
+    elif not args.report:
+        sessions = [("all", [])]
+    for label, names in sessions:
+        rc = run_mutmut(names, args.timeout, label)
+        print(f"{label}: mutmut exit {rc}" + (" (timed out)" if rc == 124 else ""))
+    report(packages)
+
+
+if __name__ == "__main__":
+    main()
