@@ -22,10 +22,13 @@ are those of posfit/uvmodel and spwcons.decompose/inputs, whose tests are statis
 (hundreds of seeded realisations, ~10-25 s per surviving mutant).
 
 Score per package = killed / (total - equivalent). "Equivalent" survivors are
-  * the mutants listed in benchmarks/mutation_equivalent.txt (name, then the reason), and
-  * mutants that change nothing but the text of a string that is only shown to a user
-    (an exception's message, a warning, a log line): found by comparing the syntax
-    trees of the original and the mutated function, reported under their own heading.
+  * the mutants listed in benchmarks/mutation_equivalent.txt (name or fnmatch pattern,
+    then the reason), and
+  * mutants that change nothing but constants no program reads: the text of an
+    exception's message, a warning, a log line or a docstring; a string of words (prose:
+    a reason, a table description); a number moved by less than 1e-6 of itself
+    (1e9 -> 1000000001.0). Found by comparing the syntax trees of the original and the
+    mutated function; each reason is counted in the report.
 Mutants whose function no unit test calls ("no tests") count as not killed.
 """
 
@@ -34,6 +37,7 @@ from __future__ import annotations
 import argparse
 import ast
 import collections
+import fnmatch
 import subprocess
 import sys
 from pathlib import Path
@@ -100,23 +104,22 @@ class _Functions:
         return self._by_module[module].get(name)
 
 
-def _text_only_change(orig: ast.AST, mutant: ast.AST) -> bool:
-    """True when the two trees differ only in str constants that are message text."""
-    diffs: list[list[ast.AST]] = []
+def _constant_diffs(orig: ast.AST, mutant: ast.AST) -> list[tuple[list[ast.AST], object, object]]:
+    """The (ancestors, original value, mutated value) of every changed constant, or []
+    when the trees differ in anything but constants."""
+    diffs: list[tuple[list[ast.AST], object, object]] = []
 
     def walk(a: ast.AST, b: ast.AST, stack: list[ast.AST]) -> bool:
         if type(a) is not type(b):
             return False
         if isinstance(a, ast.Constant) and isinstance(b, ast.Constant):
-            if a.value != b.value:
-                if not (isinstance(a.value, str) and isinstance(b.value, str)):
-                    return False
-                diffs.append(stack + [a])
+            if a.value != b.value or type(a.value) is not type(b.value):
+                diffs.append((stack + [a], a.value, b.value))
             return True
-        for field in a._fields:
-            if field == "name" and isinstance(a, ast.FunctionDef):
+        for name in a._fields:
+            if name == "name" and isinstance(a, ast.FunctionDef):
                 continue
-            va, vb = getattr(a, field, None), getattr(b, field, None)
+            va, vb = getattr(a, name, None), getattr(b, name, None)
             if isinstance(va, list) and isinstance(vb, list):
                 if len(va) != len(vb):
                     return False
@@ -133,9 +136,36 @@ def _text_only_change(orig: ast.AST, mutant: ast.AST) -> bool:
                 return False
         return True
 
-    if not walk(orig, mutant, []) or not diffs:
-        return False
-    return all(_is_message(path) for path in diffs)
+    return diffs if walk(orig, mutant, []) else []
+
+
+def _equivalent_constants(orig: ast.AST, mutant: ast.AST) -> str | None:
+    """A reason when every changed constant is one no program reads:
+    text shown to a person, or a number moved by less than 1e-6 of itself."""
+    diffs = _constant_diffs(orig, mutant)
+    if not diffs:
+        return None
+    reasons = set()
+    for path, a, b in diffs:
+        if isinstance(a, str) and isinstance(b, str):
+            if _is_message(path):
+                reasons.add("message text only (exception, warning, log or docstring)")
+            elif " " in a.strip():
+                reasons.add("prose text only (a string with words, e.g. a reason or label)")
+            else:
+                return None
+        elif (
+            isinstance(a, int | float)
+            and isinstance(b, int | float)
+            and not isinstance(a, bool)
+            and not isinstance(b, bool)
+            and a != 0
+            and abs(b - a) <= 1e-6 * abs(a)
+        ):
+            reasons.add("a constant moved by < 1e-6 of itself (below every tolerance)")
+        else:
+            return None
+    return "; ".join(sorted(reasons))
 
 
 def _call_name(node: ast.Call) -> str:
@@ -162,14 +192,16 @@ def classify(names: dict[str, str]) -> dict[str, str]:
     for name, status in names.items():
         if status != "survived":
             continue
-        if name in listed:
-            out[name] = listed[name]
+        pattern = next((p for p in listed if fnmatch.fnmatchcase(name, p)), None)
+        if pattern is not None:
+            out[name] = listed[pattern]
             continue
         module, _, mangled = name.rpartition(".")
         orig_name = mangled.rpartition("__mutmut_")[0] + "__mutmut_orig"
         orig, mutant = funcs.get(module, orig_name), funcs.get(module, mangled)
-        if orig is not None and mutant is not None and _text_only_change(orig, mutant):
-            out[name] = "message text only (exception, warning, log or docstring)"
+        reason = None if orig is None or mutant is None else _equivalent_constants(orig, mutant)
+        if reason:
+            out[name] = reason
     return out
 
 
@@ -197,6 +229,10 @@ def report(packages: tuple[str, ...]) -> None:
         for n, s in names.items()
         if s in ("survived", "no tests") and n not in equivalent and n.split(".")[1] in packages
     )
+    reasons = collections.Counter(equivalent[n] for n in equivalent if n.split(".")[1] in packages)
+    print("equivalent survivors by reason:")
+    for reason, n in reasons.most_common():
+        print(f"  {n:5d}  {reason}")
     (ROOT / "mutants" / "survivors.txt").write_text("\n".join(left) + "\n")
     print(f"{len(left)} not killed and not equivalent: mutants/survivors.txt")
 
