@@ -104,63 +104,61 @@ class _Functions:
         return self._by_module[module].get(name)
 
 
-def _constant_diffs(orig: ast.AST, mutant: ast.AST) -> list[tuple[list[ast.AST], object, object]]:
-    """The (ancestors, original value, mutated value) of every changed constant, or []
-    when the trees differ in anything but constants."""
-    diffs: list[tuple[list[ast.AST], object, object]] = []
+def _diffs(orig: ast.AST, mutant: ast.AST) -> list[tuple[list[ast.AST], ast.AST, ast.AST]]:
+    """(ancestors, original node, mutated node) of every place where the trees differ."""
+    diffs: list[tuple[list[ast.AST], ast.AST, ast.AST]] = []
 
-    def walk(a: ast.AST, b: ast.AST, stack: list[ast.AST]) -> bool:
+    def walk(a: ast.AST, b: ast.AST, stack: list[ast.AST]) -> None:
         if type(a) is not type(b):
-            return False
-        if isinstance(a, ast.Constant) and isinstance(b, ast.Constant):
-            if a.value != b.value or type(a.value) is not type(b.value):
-                diffs.append((stack + [a], a.value, b.value))
-            return True
+            diffs.append((stack, a, b))
+            return
+        if isinstance(a, ast.Constant):
+            if a.value != b.value or type(a.value) is not type(b.value):  # type: ignore[attr-defined]
+                diffs.append((stack, a, b))
+            return
         for name in a._fields:
             if name == "name" and isinstance(a, ast.FunctionDef):
                 continue
             va, vb = getattr(a, name, None), getattr(b, name, None)
-            if isinstance(va, list) and isinstance(vb, list):
-                if len(va) != len(vb):
-                    return False
+            if isinstance(va, list) and isinstance(vb, list) and len(va) == len(vb):
                 for x, y in zip(va, vb, strict=True):
-                    if isinstance(x, ast.AST):
-                        if not walk(x, y, stack + [a]):
-                            return False
+                    if isinstance(x, ast.AST) and isinstance(y, ast.AST):
+                        walk(x, y, stack + [a])
                     elif x != y:
-                        return False
+                        diffs.append((stack, a, b))
             elif isinstance(va, ast.AST) and isinstance(vb, ast.AST):
-                if not walk(va, vb, stack + [a]):
-                    return False
-            elif isinstance(va, ast.AST) or isinstance(vb, ast.AST) or va != vb:
-                return False
-        return True
+                walk(va, vb, stack + [a])
+            elif va != vb or type(va) is not type(vb):
+                diffs.append((stack, a, b))
 
-    return diffs if walk(orig, mutant, []) else []
+    walk(orig, mutant, [])
+    return diffs
 
 
-def _equivalent_constants(orig: ast.AST, mutant: ast.AST) -> str | None:
-    """A reason when every changed constant is one no program reads:
-    text shown to a person, or a number moved by less than 1e-6 of itself."""
-    diffs = _constant_diffs(orig, mutant)
+def _equivalent_change(orig: ast.AST, mutant: ast.AST) -> str | None:
+    """A reason when every change is one no program reads: the message of a raised
+    exception, a warning or a log line; a string of words (prose); a number moved by
+    less than 1e-6 of itself."""
+    diffs = _diffs(orig, mutant)
     if not diffs:
         return None
     reasons = set()
     for path, a, b in diffs:
-        if isinstance(a, str) and isinstance(b, str):
-            if _is_message(path):
-                reasons.add("message text only (exception, warning, log or docstring)")
-            elif " " in a.strip():
-                reasons.add("prose text only (a string with words, e.g. a reason or label)")
-            else:
-                return None
+        if _is_message(path + [a]):
+            reasons.add("message text only (exception, warning, log or docstring)")
+            continue
+        x, y = getattr(a, "value", None), getattr(b, "value", None)
+        if not (isinstance(a, ast.Constant) and isinstance(b, ast.Constant)):
+            return None
+        if isinstance(x, str) and isinstance(y, str) and " " in x.strip():
+            reasons.add("prose text only (a string with words, e.g. a reason or label)")
         elif (
-            isinstance(a, int | float)
-            and isinstance(b, int | float)
-            and not isinstance(a, bool)
-            and not isinstance(b, bool)
-            and a != 0
-            and abs(b - a) <= 1e-6 * abs(a)
+            isinstance(x, int | float)
+            and isinstance(y, int | float)
+            and not isinstance(x, bool)
+            and not isinstance(y, bool)
+            and x != 0
+            and abs(y - x) <= 1e-6 * abs(x)
         ):
             reasons.add("a constant moved by < 1e-6 of itself (below every tolerance)")
         else:
@@ -174,14 +172,21 @@ def _call_name(node: ast.Call) -> str:
 
 
 def _is_message(path: list[ast.AST]) -> bool:
-    """A string under a raise, a warnings.warn/casalog.post call, or a docstring."""
-    for node in path:
-        if isinstance(node, ast.Raise):
-            return True
-        if isinstance(node, ast.Call) and _call_name(node) in MESSAGE_CALLS:
-            return True
+    """The node (last of path) is in the message of a raised exception (the arguments
+    of the exception's constructor, not which exception), in the arguments of a
+    warnings.warn/casalog.post call, or is a docstring."""
+    for parent, child in zip(path, path[1:], strict=False):
+        if isinstance(parent, ast.Raise) and child is parent.exc:
+            return (
+                isinstance(child, ast.Call)
+                and len(path) > path.index(child) + 1
+                and (path[path.index(child) + 1] is not child.func)
+            )
+        if isinstance(parent, ast.Call) and _call_name(parent) in MESSAGE_CALLS:
+            if child is not parent.func:
+                return True
     parent = path[-2] if len(path) > 1 else None
-    return isinstance(parent, ast.Expr)  # a bare string statement: a docstring
+    return isinstance(parent, ast.Expr) and isinstance(path[-1], ast.Constant)
 
 
 def classify(names: dict[str, str]) -> dict[str, str]:
@@ -199,7 +204,7 @@ def classify(names: dict[str, str]) -> dict[str, str]:
         module, _, mangled = name.rpartition(".")
         orig_name = mangled.rpartition("__mutmut_")[0] + "__mutmut_orig"
         orig, mutant = funcs.get(module, orig_name), funcs.get(module, mangled)
-        reason = None if orig is None or mutant is None else _equivalent_constants(orig, mutant)
+        reason = None if orig is None or mutant is None else _equivalent_change(orig, mutant)
         if reason:
             out[name] = reason
     return out

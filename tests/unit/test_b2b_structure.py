@@ -104,3 +104,71 @@ def test_user_spwmap_and_frequency_order_fallback():
     st = find_structure(_scans(), no_bbc)
     assert st.spwmap == {4: 0, 5: 1, 6: 2, 7: 3}
     assert any("frequency order" in n for n in st.notes)
+
+
+def test_every_field_of_the_structure():
+    st = find_structure(_scans(), SPWS)
+    # scans: block 1 = 1..9 (low odd, high even), then PC/TGT 10..30, block 2 = 31..39
+    assert st.dgc_low_scans == (1, 3, 5, 7, 9, 31, 33, 35, 37, 39)
+    assert st.dgc_high_scans == (2, 4, 6, 8, 32, 34, 36, 38)
+    assert st.phasecal_scans == tuple(range(10, 31, 2))
+    assert st.target_scans == tuple(range(11, 30, 2))
+    assert st.from_intents is True and st.notes == ("low -> high spws matched by baseband",)
+    assert st.spw_freq_hz == {s.spw: s.centre_hz for s in SPWS}
+    rec = st.to_record()
+    assert rec["low_spws"] == [0, 1, 2, 3] and rec["high_spws"] == [4, 5, 6, 7]
+    assert rec["spwmap"] == {"4": 0, "5": 1, "6": 2, "7": 3}
+    assert rec["freq_ratio"]["5"] == pytest.approx(279.971 / 90.048)
+    assert rec["dgc_field"] == "DGC" and rec["phasecal"] == "PC" and rec["targets"] == ["TGT"]
+    assert rec["dgc_low_scans"] == list(st.dgc_low_scans)
+    assert rec["dgc_high_scans"] == list(st.dgc_high_scans)
+    assert rec["phasecal_scans"] == list(st.phasecal_scans)
+    assert rec["target_scans"] == list(st.target_scans)
+    assert rec["blocks"] == [b.to_record() for b in st.blocks] and rec["from_intents"] is True
+
+
+def test_explicit_lowspw_target_and_phasecal():
+    st = find_structure(_scans(), SPWS, lowspw=[1, 0, 2, 3], target=["TGT"], phasecal="PC")
+    assert st.low_spws == (0, 1, 2, 3) and st.high_spws == (4, 5, 6, 7)
+    assert st.targets == ("TGT",) and st.phasecal == "PC"
+    with pytest.raises(ValueError, match=r"lowspw=\[0, 9\]: spws \[9\] have no data"):
+        find_structure(_scans(), SPWS, lowspw=[0, 9])
+    with pytest.raises(ValueError, match="leaves no high-frequency spws"):
+        find_structure(_scans(), SPWS, lowspw=list(range(8)))
+    with pytest.raises(ValueError, match="target field 'M87' not found; fields are: "):
+        find_structure(_scans(), SPWS, target=["M87"])
+    with pytest.raises(ValueError, match=r"phasecal='TGT' has no scans in the low-frequency"):
+        find_structure(_scans(), SPWS, phasecal="TGT")
+    with pytest.raises(ValueError, match=r"dgcfield='X' has no scans; fields are: \['DGC'"):
+        find_structure(_scans(), SPWS, dgcfield="X")
+    # a blockgap longer than the referencing gap merges the two DGC blocks
+    assert len(find_structure(_scans(), SPWS, blockgap=1e4).blocks) == 1
+
+
+def test_intents_decide_phasecal_and_targets():
+    scans = _scans()
+    # a second low-band calibrator with a phase intent: ambiguous
+    extra = ScanInfo(99, "PC2", LOW, ("CALIBRATE_PHASE#ON_SOURCE",), 1e4, 1e4 + 5)
+    with pytest.raises(ValueError, match=r"candidates: \['PC', 'PC2'\]\): give phasecal"):
+        find_structure([*scans, extra], SPWS)
+    assert find_structure([*scans, extra], SPWS, phasecal="PC2").phasecal_scans == (99,)
+    # no phase intent at all
+    no_pc = [s for s in scans if s.field != "PC"]
+    with pytest.raises(ValueError, match="candidates: none"):
+        find_structure(no_pc, SPWS)
+    # targets without a target intent: every other high-band field
+    plain = [
+        ScanInfo(s.scan, s.field, s.spws, () if s.field == "TGT" else s.intents, s.start, s.stop)
+        for s in scans
+    ]
+    st = find_structure(plain, SPWS)
+    assert st.targets == ("TGT",) and st.target_scans == tuple(range(11, 30, 2))
+    # a high-band scan of a field observed only in the low band is not a target scan
+    other = ScanInfo(98, "PC", HIGH, (), 2e4, 2e4 + 5)
+    assert 98 not in find_structure([*plain, other], SPWS).target_scans
+    with pytest.raises(ValueError, match="no high-frequency target scans"):
+        find_structure([s for s in plain if s.field != "TGT"], SPWS)
+    # DGC scans on two fields
+    two = [ScanInfo(97, "DGC2", LOW, (REF,), 3e4, 3e4 + 5), *scans]
+    with pytest.raises(ValueError, match=r"DGC scans cover several fields \['DGC', 'DGC2'\]"):
+        find_structure(two, SPWS)
