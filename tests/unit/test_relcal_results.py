@@ -183,3 +183,14 @@ def test_rejection_drops_a_pair_from_eq1_and_eq3_and_is_recorded(tmp_path):
     assert rec["exclusions"][0]["field"] == "SMM3" and rec["exclusions"][0]["epoch"] == 2
     mf = RelcalResult.compute(minfamily=3, **common)
     assert mf.choice is not None and len(mf.choice.family) >= 3
+    # per spw (2 spws, the same 30 % jump in both): the dropped pair is filled per spw too
+    sums2 = _sums(rng, scale, np.array([1.0, 1.02]))
+    sums2[1, 2, :, SUM_W_RE] *= 1.3
+    per = RelcalResult.compute(rejectsigma=5.0, **(common | {"sums": sums2, "perspw": True}))
+    assert per.choice.dropped[1, 2] and per.per_spw.mcf.shape == (5, 4, 2)
+    # the per-spw MCFs of the other pairs are the truth (scale ratios) to ~0.15 %: 5 sigma
+    true_mcf = (scale.mean() / scale)[:, None, None] * np.ones((5, 4, 2))
+    ok = ~per.choice.dropped
+    np.testing.assert_allclose(per.per_spw.mcf[ok], true_mcf[ok], rtol=7.5e-3)
+    # and the dropped pair's own per-spw MCFs are against its measured (30 % high) flux
+    np.testing.assert_allclose(per.per_spw.mcf[1, 2], true_mcf[1, 2] / 1.3, rtol=7.5e-3)
