@@ -147,6 +147,10 @@ def _equivalent_change(orig: ast.AST, mutant: ast.AST) -> str | None:
         if _is_message(path + [a]):
             reasons.add("message text only (exception, warning, log or docstring)")
             continue
+        call = _call_context(path + [a], b)
+        if call:
+            reasons.add(call)
+            continue
         x, y = getattr(a, "value", None), getattr(b, "value", None)
         if not (isinstance(a, ast.Constant) and isinstance(b, ast.Constant)):
             return None
@@ -164,6 +168,52 @@ def _equivalent_change(orig: ast.AST, mutant: ast.AST) -> str | None:
         else:
             return None
     return "; ".join(sorted(reasons))
+
+
+def _keyword_names(node: ast.AST) -> set[str]:
+    return {k.arg or "" for k in getattr(node, "keywords", [])}
+
+
+def _call_context(path: list[ast.AST], mutated: ast.AST) -> str | None:
+    """Reasons for changes that only touch an argument no result depends on:
+    np.errstate's settings (whether numpy warns), zip's strict= length check on inputs of
+    one length, np.asarray's dtype=float on values that are floats already."""
+    calls = [n for n in path if isinstance(n, ast.Call)]
+    if not calls:
+        return None
+    call = calls[-1]
+    name = _call_name(call)
+    inside_args = path[-1] is not call.func and not (
+        isinstance(path[-1], ast.Call) and path[-1] is call and _call_name(call) != name
+    )
+    if name == "errstate" and inside_args:
+        return "np.errstate settings only (whether numpy warns, no number changes)"
+    kw_orig = {k.arg: k.value for k in call.keywords}
+    changed = None
+    if path[-1] is call and isinstance(mutated, ast.Call):
+        kw_mut = {k.arg: k.value for k in mutated.keywords}
+        if ast.dump(call.func) == ast.dump(mutated.func) and len(call.args) == len(mutated.args):
+            same_args = all(
+                ast.dump(x) == ast.dump(y) for x, y in zip(call.args, mutated.args, strict=True)
+            )
+            diff = {
+                k
+                for k in set(kw_orig) | set(kw_mut)
+                if k not in kw_orig
+                or k not in kw_mut
+                or ast.dump(kw_orig[k]) != ast.dump(kw_mut[k])
+            }
+            if same_args and len(diff) == 1:
+                changed = diff.pop()
+    else:
+        for k in call.keywords:
+            if k.value in path or k.value is path[-1]:
+                changed = k.arg
+    if name == "zip" and changed == "strict":
+        return "zip strict= only (a length check; every caller passes equal lengths)"
+    if name == "asarray" and changed == "dtype":
+        return "np.asarray dtype=float only (the values are floats already)"
+    return None
 
 
 def _call_name(node: ast.Call) -> str:
