@@ -55,7 +55,9 @@ def test_one_realisation_recovers_truth_within_its_errors():
     assert abs(dec.fit.sigma - 0.005) < 3 * dec.fit.error
     assert abs(dec.sigma_spw - 0.008) < 3 * dec.sigma_spw_error
     assert dec.spw_error_detected
-    assert dec.total.sigma == pytest.approx(np.hypot(0.008, 0.005), rel=0.3)  # dof 72: 3 sigma
+    # one realisation: the spw part has 18 dof, the fit part 54-72, so sigma_total is known to
+    # ~12 %; 0.3 is 2.5 of that. The mean over many realisations is pinned below (2 %).
+    assert dec.total.sigma == pytest.approx(np.hypot(0.008, 0.005), rel=0.3)
 
 
 def test_no_spw_error_is_consistent_with_zero():
