@@ -235,8 +235,7 @@ def _is_message(path: list[ast.AST]) -> bool:
         if isinstance(parent, ast.Call) and _call_name(parent) in MESSAGE_CALLS:
             if child is not parent.func:
                 return True
-    parent = path[-2] if len(path) > 1 else None
-    return isinstance(parent, ast.Expr) and isinstance(path[-1], ast.Constant)
+    return len(path) > 1 and isinstance(path[-2], ast.Expr) and isinstance(path[-1], ast.Constant)
 
 
 def classify(names: dict[str, str]) -> dict[str, str]:
