@@ -148,3 +148,17 @@ def test_outside_every_table10_row_is_an_error(band, km):
     # the separation limit still exists: from Table 8 where Table 7 has no row
     _, source = max_separation(band, km, coherence_goal=0.7, phase_rms_deg=30.0)
     assert source.startswith("Table 8")
+
+
+def test_plan_echoes_its_inputs_and_defaults():
+    p = plan(band=8, maxbaseline_km=2.0, sep_inband_deg=3.0, sep_b2b_deg=1.0)
+    assert (p.band, p.maxbaseline_km, p.sep_inband_deg, p.sep_b2b_deg) == (8, 2.0, 3.0, 1.0)
+    # section 4.2 defaults: 70 % image coherence at 30 deg expected phase RMS
+    assert p.coherence_goal == 0.7 and p.expected_phase_rms_deg == 30.0
+    assert p.max_separation_deg == pytest.approx((0.920 - LOSS30 - 0.7) / 0.011, rel=1e-9)
+    assert p.separation_source == "Table 7" and p.slope_per_deg == -0.023
+    rec = p.to_record()
+    assert rec["band"] == 8 and rec["choice"] == p.choice and rec["metric"] == p.metric
+    assert set(rec) == set(p.__dataclass_fields__)
+    q = plan(band=8, maxbaseline_km=2.0, sep_inband_deg=3.0, sep_b2b_deg=1.0, phase_rms_deg=10.0)
+    assert q.expected_phase_rms_deg == 10.0 and q.max_separation_deg > p.max_separation_deg

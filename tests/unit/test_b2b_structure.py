@@ -172,3 +172,34 @@ def test_intents_decide_phasecal_and_targets():
     two = [ScanInfo(97, "DGC2", LOW, (REF,), 3e4, 3e4 + 5), *scans]
     with pytest.raises(ValueError, match=r"DGC scans cover several fields \['DGC', 'DGC2'\]"):
         find_structure(two, SPWS)
+
+
+def test_blocks_sorted_by_start_with_times_and_the_automatic_gap():
+    # given out of order; the middle gap (70 s) is above max(60 s, 5 x median 3 s) = 60 s
+    scans = [(3, 24.0, 33.0, True), (1, 0.0, 9.0, True), (2, 12.0, 21.0, False)]
+    scans += [(4, 103.0, 112.0, True), (5, 115.0, 124.0, False)]
+    blocks, warnings = group_blocks(scans)
+    assert [(b.low_scans, b.high_scans) for b in blocks] == [((1, 3), (2,)), ((4,), (5,))]
+    assert [(b.start, b.stop) for b in blocks] == [(0.0, 33.0), (103.0, 124.0)]
+    assert blocks[0].to_record() == {
+        "low_scans": [1, 3],
+        "high_scans": [2],
+        "start_mjd_s": 0.0,
+        "stop_mjd_s": 33.0,
+    }
+    assert warnings == []
+    # a gap of exactly gap_s does not split; a user gap of 1 s splits at every 3 s gap
+    assert len(group_blocks(scans, gap_s=70.0)[0]) == 1
+    assert len(group_blocks(scans, gap_s=69.9)[0]) == 2
+    # a block without high-frequency scans is dropped with a warning naming its scans
+    lone = [*scans, (6, 300.0, 309.0, True)]
+    blocks, warnings = group_blocks(lone)
+    assert len(blocks) == 2
+    assert warnings == ["DGC scans [6] form a block without high-frequency scans; block ignored"]
+    blocks, warnings = group_blocks([*scans, (7, 300.0, 309.0, False)])
+    assert "[7] form a block without low-frequency scans" in warnings[0]
+    # a single scan: no gaps to take a median of; one block, which cannot be used alone
+    with pytest.raises(ValueError, match="no block has both"):
+        group_blocks([(1, 0.0, 9.0, True)])
+    with pytest.raises(ValueError, match="no DGC scans to group"):
+        group_blocks([])
