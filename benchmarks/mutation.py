@@ -300,12 +300,14 @@ def main() -> None:
     args = ap.parse_args()
     packages = tuple(args.package or PACKAGES)
     sessions: list[tuple[str, list[str]]] = []
-    if args.survivors:
+    if args.report:
+        pass
+    elif args.survivors:
         names = (ROOT / "mutants" / "survivors.txt").read_text().split()
         sessions = [("survivors", [n for n in names if n.split(".")[1] in packages])]
     elif args.package:
         sessions = [(p, [f"almacal.{p}.*"]) for p in packages]
-    elif not args.report:
+    else:
         sessions = [("all", [])]
     for label, names in sessions:
         rc = run_mutmut(names, args.timeout, label)
