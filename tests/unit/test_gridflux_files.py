@@ -276,3 +276,39 @@ def test_record_and_ecsv_carry_every_number_of_each_check(tmp_path):
     assert {c: str(t[c].unit) for c in units} == units
     assert t.meta["run_at"] == "2026-11-21 14:00:00 UTC" and "§1 rule" in t.meta["description"]
     assert len(GridfluxResult(checks=()).to_table()) == 0
+
+
+def test_ecsv_catalog_with_units_band_and_missing_ingestion(tmp_path):
+    from astropy import units as u
+    from astropy.table import Table
+
+    t = Table()
+    t["source"] = ["J1751+0939", "J1751+0939"]
+    t["date"] = ["2019-03-04T02:00:00", "2019-03-05T01:00:00"]
+    t["frequency"] = [91.5e6, 343.5e6] * u.kHz  # converted to GHz
+    t["flux"] = [2600.0, 1450.0] * u.mJy
+    t["error"] = [50.0, 70.0] * u.mJy
+    t["band"] = [3, 6]  # a given band is kept even where the frequency says otherwise
+    t["ingested"] = ["2019-03-06", ""]
+    path = tmp_path / "cat.ECSV"
+    t.write(path, format="ascii.ecsv")
+    meas = read_catalog_file(str(path))
+    assert [m.freq_hz for m in meas] == pytest.approx([91.5e9, 343.5e9])
+    assert [m.flux_jy for m in meas] == pytest.approx([2.6, 1.45])
+    assert [m.error_jy for m in meas] == pytest.approx([0.05, 0.07])
+    assert [m.band for m in meas] == [3, 6]
+    assert meas[0].ingested == dt.datetime(2019, 3, 6, tzinfo=dt.timezone.utc)
+    assert meas[1].ingested is None  # an empty cell is 'not known', not a date
+    assert meas[0].to_record() == {
+        "source": "J1751+0939",
+        "date": "2019-03-04T02:00:00+00:00",
+        "freq_hz": pytest.approx(91.5e9),
+        "flux_jy": pytest.approx(2.6),
+        "error_jy": pytest.approx(0.05),
+        "band": 3,
+        "ingested": "2019-03-06T00:00:00+00:00",
+    }
+    assert meas[1].to_record()["ingested"] is None
+    # the CSV reader takes bare columns in GHz and Jy, the band from the frequency
+    csv_meas = read_catalog_file(_write(tmp_path, "cat.csv", CATALOG))
+    assert [m.band for m in csv_meas] == [3, 3, 7] and csv_meas[0].flux_jy == 2.60
