@@ -17,9 +17,11 @@ in mutants/survivors.txt (after tests were added).
 mutmut reads [tool.mutmut] in pyproject.toml: it copies src/ (and the XML, tasks/ and
 tests/) into mutants/, mutates relcal, spwcons, gridflux and b2b (not the figure-only
 plot.py files) and runs, for each mutant, the tests/unit tests that call the mutated
-function, with one worker (the machine is shared) under `timeout`. The slowest mutants
-are those of posfit/uvmodel and spwcons.decompose/inputs, whose tests are statistical
-(hundreds of seeded realisations, ~10-25 s per surviving mutant).
+function, with one worker (the machine is shared) under `timeout`. About 9 700 mutants;
+most take well under a second, but those of relcal.factors, spwcons.inputs/normalize/
+decompose (covered by the statistical spwcons tests, ~35 s per surviving mutant),
+relcal.posfit/uvgrid and gridflux.service/catalog (~9 s) need more than the 2 h one core
+gives: rerun with the same command to carry on.
 
 Score per package = killed / (total - equivalent). "Equivalent" survivors are
   * the mutants listed in benchmarks/mutation_equivalent.txt (name or fnmatch pattern,
