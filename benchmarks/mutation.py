@@ -29,8 +29,9 @@ Score per package = killed / (total - equivalent). "Equivalent" survivors are
   * mutants that change nothing but constants no program reads: the text of an
     exception's message, a warning, a log line or a docstring; a string of words (prose:
     a reason, a table description); a number moved by less than 1e-6 of itself
-    (1e9 -> 1000000001.0). Found by comparing the syntax trees of the original and the
-    mutated function; each reason is counted in the report.
+    (1e9 -> 1000000001.0); only np.errstate's settings, zip's strict= or np.asarray's
+    dtype=float. Found by comparing the syntax trees of the original and the mutated
+    function; each reason is counted in the report.
 Mutants whose function no unit test calls ("no tests") count as not killed.
 """
 
