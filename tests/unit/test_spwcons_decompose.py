@@ -188,3 +188,28 @@ def test_total_sigma_error_describes_its_scatter_when_fit_noise_dominates():
 def test_total_sigma_error_describes_its_scatter_when_spw_error_dominates():
     error, scatter = _total_sigma_scatter(0.008, 0.005)
     assert error == pytest.approx(scatter, rel=0.1)
+
+
+def test_record_names_every_number():
+    dec = _decomposed(np.random.default_rng(2020), sigma_spw=0.008, sigma_fit=0.005)
+    rec = dec.record()
+    assert rec["sigma_total"] == {"sigma": dec.total.sigma, "error": dec.total.error}
+    assert rec["sigma_fit"] == {"sigma": dec.fit.sigma, "error": dec.fit.error}
+    low, high = dec.sigma_spw_interval
+    assert rec["sigma_spw"] == {
+        "sigma": dec.sigma_spw,
+        "error": dec.sigma_spw_error,
+        "error_minus": dec.sigma_spw - low,
+        "error_plus": high - dec.sigma_spw,
+        "upper95": dec.sigma_spw_upper,
+        "variance": dec.sigma_spw_var,
+        "variance_error": dec.sigma_spw_var_error,
+        "detected": True,
+    }
+    for key in ("width_total", "width_fit", "width_spw"):
+        w = getattr(dec, key)
+        assert rec[key] == {"sigma": w.sigma, "error": w.error}
+    assert (rec["dof_fit"], rec["dof_spw"]) == (54, 18)
+    # the 95 % upper limit: sqrt(var + 1.645 var_error)
+    expected = np.sqrt(max(dec.sigma_spw_var, 0) + 1.6448536269514722 * dec.sigma_spw_var_error)
+    assert dec.sigma_spw_upper == pytest.approx(expected, rel=1e-12)

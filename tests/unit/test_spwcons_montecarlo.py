@@ -130,3 +130,23 @@ def test_sigma_alpha_of_the_weighted_null_matches_the_analytic_value(noise):
     wrong = _analytic_sigma_alpha(sigma_spw, wrong_fit, 1, BAND7_HZ)
     assert wrong > 1.05 * expected
     assert abs(null.alpha.mean()) < 5 * expected / np.sqrt(40000)  # centred on 0
+
+
+def test_null_record():
+    null = simulate_alpha(
+        freq_hz=BAND7_HZ,
+        sigma_spw=0.004,
+        sigma_fit=0.003,
+        n_cal=4,
+        n_mc=500,
+        rng=np.random.default_rng(62),
+    )
+    assert null.record() == {
+        "n_mc": 500,
+        "sigma_alpha": null.sigma_alpha,
+        "sigma_spw": 0.004,
+        "sigma_fit": 0.003,
+        "n_cal": 4,
+        "spw_freq_hz": BAND7_HZ.tolist(),
+    }
+    assert null.alpha.shape == (500,) and null.sigma_alpha == np.std(null.alpha, ddof=1)
