@@ -147,3 +147,37 @@ def test_flux_with_a_third_of_the_channels_flagged_is_unbiased(per_channel):
     assert abs(fit.flux[0] - 0.8) < 5 * sigma_s
     # with the right N the reduced chi^2 is 1 within sqrt(2/dof) ~ 0.002; allow 5x
     assert abs(fit.chi2_red[0] - 1.0) < 0.01
+
+
+def test_edge_cases_of_flags_weights_and_small_sums():
+    # a flag on the first hand alone makes the Stokes I point unusable
+    vis = np.ones((1, 3, 2), complex)
+    flag = np.zeros((1, 3, 2), bool)
+    flag[0, 0, 0] = True
+    flag[0, 1, 1] = True
+    _, valid = stokes_i(vis, flag)
+    assert valid.tolist() == [[False, False, True]]
+    # single-hand weights: only positive finite ones count, small ones included
+    w = stokes_i_weight(np.array([[-1.0], [np.nan], [0.0], [0.25]]))
+    assert w.tolist() == [0.0, 0.0, 0.0, 0.25]
+    w2 = stokes_i_weight(np.array([[0.25, 0.25], [0.0, 1.0], [1.0, 0.0], [-1.0, -1.0]]))
+    assert w2.tolist() == [0.5, 0.0, 0.0, 0.0]  # 4 w1 w2 / (w1 + w2) = 2 w for equal hands
+    # row sums with a weight below 1 (sigma 2 Jy) still count the visibilities
+    v_i = np.full((1, 4), 0.5 + 0.1j)
+    out = row_sums(v_i, np.ones((1, 4), bool), np.array([0.25]))
+    np.testing.assert_allclose(out[0], [1.0, 0.5, 0.26, 4])
+    out = row_sums(v_i, np.ones((1, 4), bool), np.full((1, 4), 0.25))
+    np.testing.assert_allclose(out[0], [1.0, 0.5, 0.26, 4])
+
+
+def test_fit_point_with_small_sums_one_visibility_and_no_visibility():
+    # sum_w = 0.5 (weights below 1), n = 1: flux defined, dof = 2 n - 1 = 1
+    sums = np.array([[0.5, 0.5 * 0.8, 0.5 * 0.8**2 + 0.3, 1.0], [2.0, 1.0, 0.5, 0.0]])
+    fit = fit_point(sums)
+    assert fit.flux[0] == pytest.approx(0.8) and fit.sigma_weights[0] == pytest.approx(2**0.5)
+    assert fit.chi2_red[0] == pytest.approx(0.3)  # chi2 = 0.3 over 1 dof
+    assert fit.n_vis.dtype == np.int64 and fit.n_vis.tolist() == [1, 0]
+    assert np.isnan(fit.flux[1]) and np.isnan(fit.chi2_red[1])  # weight but no visibility
+    # rounding can make chi2 slightly negative for a perfect fit: clipped to 0
+    perfect = fit_point(np.array([[4.0, 4.0, 4.0 - 1e-12, 3.0]]))
+    assert perfect.chi2_red[0] == 0.0 and perfect.sigma_chi2[0] == 0.0
