@@ -203,3 +203,102 @@ def test_blocks_without_both_bands_are_dropped_and_the_gap_can_be_given():
     assert len(group_blocks([*scans, (4, 83, 92, False), (5, 95, 104, True)])[0]) == 1
     # ...unless blockgap says so.
     assert len(group_blocks([*scans, (4, 83, 92, False), (5, 95, 104, True)], gap_s=40)[0]) == 2
+
+
+def test_every_field_of_the_structure():
+    st = find_structure(_scans(), SPWS)
+    # scans: block 1 = 1..9 (low odd, high even), then PC/TGT 10..30, block 2 = 31..39
+    assert st.dgc_low_scans == (1, 3, 5, 7, 9, 31, 33, 35, 37, 39)
+    assert st.dgc_high_scans == (2, 4, 6, 8, 32, 34, 36, 38)
+    assert st.phasecal_scans == tuple(range(10, 31, 2))
+    assert st.target_scans == tuple(range(11, 30, 2))
+    assert st.from_intents is True and st.notes == ("low -> high spws matched by baseband",)
+    assert st.spw_freq_hz == {s.id: s.centre_hz for s in SPWS}
+    rec = st.to_record()
+    assert rec["low_spws"] == [0, 1, 2, 3] and rec["high_spws"] == [4, 5, 6, 7]
+    assert rec["spwmap"] == {"4": 0, "5": 1, "6": 2, "7": 3}
+    assert rec["freq_ratio"]["5"] == pytest.approx(279.971 / 90.048)
+    assert rec["dgc_field"] == "DGC" and rec["phasecal"] == "PC" and rec["targets"] == ["TGT"]
+    assert rec["dgc_low_scans"] == list(st.dgc_low_scans)
+    assert rec["dgc_high_scans"] == list(st.dgc_high_scans)
+    assert rec["phasecal_scans"] == list(st.phasecal_scans)
+    assert rec["target_scans"] == list(st.target_scans)
+    assert rec["blocks"] == [b.to_record() for b in st.blocks] and rec["from_intents"] is True
+
+
+def test_explicit_lowspw_target_and_phasecal():
+    st = find_structure(_scans(), SPWS, lowspw=[1, 0, 2, 3], target=["TGT"], phasecal="PC")
+    assert st.low_spws == (0, 1, 2, 3) and st.high_spws == (4, 5, 6, 7)
+    assert st.targets == ("TGT",) and st.phasecal == "PC"
+    with pytest.raises(ValueError, match=r"lowspw=\[0, 9\]: spws \[9\] have no data"):
+        find_structure(_scans(), SPWS, lowspw=[0, 9])
+    with pytest.raises(ValueError, match="leaves no high-frequency spws"):
+        find_structure(_scans(), SPWS, lowspw=list(range(8)))
+    with pytest.raises(ValueError, match="target field 'M87' not found; fields are: "):
+        find_structure(_scans(), SPWS, target=["M87"])
+    with pytest.raises(ValueError, match=r"phasecal='TGT' has no scans in the low-frequency"):
+        find_structure(_scans(), SPWS, phasecal="TGT")
+    with pytest.raises(ValueError, match=r"dgcfield='X' has no scans; fields are: \['DGC'"):
+        find_structure(_scans(), SPWS, dgcfield="X")
+    # a blockgap longer than the referencing gap merges the two DGC blocks
+    assert len(find_structure(_scans(), SPWS, blockgap=1e4).blocks) == 1
+
+
+def test_intents_decide_phasecal_and_targets():
+    scans = _scans()
+    # a second low-band calibrator with a phase intent: ambiguous
+    extra = ScanInfo(99, "PC2", LOW, ("CALIBRATE_PHASE#ON_SOURCE",), 1e4, 1e4 + 5)
+    with pytest.raises(ValueError, match=r"candidates: \['PC', 'PC2'\]\): give phasecal"):
+        find_structure([*scans, extra], SPWS)
+    assert find_structure([*scans, extra], SPWS, phasecal="PC2").phasecal_scans == (99,)
+    # no phase intent at all
+    no_pc = [s for s in scans if s.field != "PC"]
+    with pytest.raises(ValueError, match="candidates: none"):
+        find_structure(no_pc, SPWS)
+    # targets without a target intent: every other high-band field
+    plain = [
+        ScanInfo(s.scan, s.field, s.spws, () if s.field == "TGT" else s.intents, s.start, s.stop)
+        for s in scans
+    ]
+    st = find_structure(plain, SPWS)
+    assert st.targets == ("TGT",) and st.target_scans == tuple(range(11, 30, 2))
+    # a high-band scan of a field observed only in the low band is not a target scan
+    other = ScanInfo(98, "PC", HIGH, (), 2e4, 2e4 + 5)
+    assert 98 not in find_structure([*plain, other], SPWS).target_scans
+    with pytest.raises(ValueError, match="no high-frequency target scans"):
+        find_structure([s for s in plain if s.field != "TGT"], SPWS)
+    # DGC scans on two fields
+    two = [ScanInfo(97, "DGC2", LOW, (REF,), 3e4, 3e4 + 5), *scans]
+    with pytest.raises(ValueError, match=r"DGC scans cover several fields \['DGC', 'DGC2'\]"):
+        find_structure(two, SPWS)
+
+
+def test_blocks_sorted_by_start_with_times_and_the_automatic_gap():
+    # given out of order; the middle gap (70 s) is above max(60 s, 5 x median 3 s) = 60 s
+    scans = [(3, 24.0, 33.0, True), (1, 0.0, 9.0, True), (2, 12.0, 21.0, False)]
+    scans += [(4, 103.0, 112.0, True), (5, 115.0, 124.0, False)]
+    blocks, warnings = group_blocks(scans)
+    assert [(b.low_scans, b.high_scans) for b in blocks] == [((1, 3), (2,)), ((4,), (5,))]
+    assert [(b.start, b.stop) for b in blocks] == [(0.0, 33.0), (103.0, 124.0)]
+    assert blocks[0].to_record() == {
+        "low_scans": [1, 3],
+        "high_scans": [2],
+        "start_mjd_s": 0.0,
+        "stop_mjd_s": 33.0,
+    }
+    assert warnings == []
+    # a gap of exactly gap_s does not split; a user gap of 1 s splits at every 3 s gap
+    assert len(group_blocks(scans, gap_s=70.0)[0]) == 1
+    assert len(group_blocks(scans, gap_s=69.9)[0]) == 2
+    # a block without high-frequency scans is dropped with a warning naming its scans
+    lone = [*scans, (6, 300.0, 309.0, True)]
+    blocks, warnings = group_blocks(lone)
+    assert len(blocks) == 2
+    assert warnings == ["DGC scans [6] form a block without high-frequency scans; block ignored"]
+    blocks, warnings = group_blocks([*scans, (7, 300.0, 309.0, False)])
+    assert "[7] form a block without low-frequency scans" in warnings[0]
+    # a single scan: no gaps to take a median of; one block, which cannot be used alone
+    with pytest.raises(ValueError, match="no block has both"):
+        group_blocks([(1, 0.0, 9.0, True)])
+    with pytest.raises(ValueError, match="no DGC scans to group"):
+        group_blocks([])

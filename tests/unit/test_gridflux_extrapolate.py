@@ -114,3 +114,60 @@ def test_seeded_monte_carlo_is_reproducible():
     meas = [m(-1, 100.0, 2.0, 0.1), m(-1, 300.0, 1.2, 0.1)]
     a, b = run(meas, seed=5), run(meas, seed=5)
     assert a.flux_mc[0] == b.flux_mc[0] and a.flux_sigma[0] == b.flux_sigma[0]
+
+
+def _b7_for(alpha, f3=2.0, nu3=91.5, nu7=343.5):
+    return f3 * (nu7 / nu3) ** alpha
+
+
+def test_pair_nearest_in_time_is_the_one_whose_mid_point_is_closest():
+    # seed 000 §1: one Band 3 session (day -2) and two Band 7 sessions within 3 d of it.
+    # (B3 -2, B7 -0.5): mid-point -1.25 d -> this pair, alpha -0.718, although
+    # (B3 -2, B7 -2.2) is taken closer together (mid-point -2.1 d, alpha -0.631)
+    meas = [m(-2.0, 91.5, 2.0), m(-0.5, 343.5, _b7_for(-0.718)), m(-2.2, 343.5, _b7_for(-0.631))]
+    r = run(meas, freqs=(336.5e9,))
+    assert r.spix == pytest.approx(-0.718, abs=1e-12)
+    p3, p7 = r.selection.pair
+    assert p3.date == OBS - dt.timedelta(days=2.0) and p7.date == OBS - dt.timedelta(days=0.5)
+    assert r.flux[0] == pytest.approx(2.0 * (336.5 / 91.5) ** -0.718, rel=1e-12)
+    # guard: the other pair's index would move the flux by > 10 %
+    assert 2.0 * (336.5 / 91.5) ** -0.631 > 1.1 * r.flux[0]
+
+
+def test_pair_with_a_farther_band3_wins_when_its_mid_point_is_closer():
+    # a Band 7 measurement after the observation (the catalog is queried later, §3.2):
+    # nearest Band 3 is day +1.5, but (B3 -2, B7 +0.9) has its mid-point at -0.55 d and
+    # (B3 +1.5, B7 +0.9) at +1.2 d; the flux still comes from the nearest Band 3 (+1.5)
+    b7 = _b7_for(-0.7, f3=2.0)
+    meas = [m(-2.0, 91.5, 2.0), m(1.5, 91.5, 2.3), m(0.9, 343.5, b7)]
+    r = run(meas, freqs=(336.5e9,))
+    assert r.selection.pair[0].date == OBS - dt.timedelta(days=2.0)
+    assert r.spix == pytest.approx(-0.7, abs=1e-12)
+    assert r.selection.band3.date == OBS + dt.timedelta(days=1.5)
+    assert r.flux[0] == pytest.approx(2.3 * (336.5 / 91.5) ** -0.7, rel=1e-12)
+    # guard: the nearest-Band-3 pair would give a clearly different index
+    assert abs(math.log(b7 / 2.3) / math.log(343.5 / 91.5) + 0.7) > 0.1
+
+
+def test_equal_mid_points_go_to_the_pair_taken_closer_together():
+    # (B3 -1, B7 +1) and (B3 +0.5, B7 -0.5) both have their mid-point at the observation;
+    # the second is 1 d apart instead of 2 d and wins; cross pairs are 0.75 d off
+    meas = [
+        m(-1.0, 91.5, 2.0),
+        m(1.0, 343.5, _b7_for(-0.9)),
+        m(0.5, 91.5, 2.0),
+        m(-0.5, 343.5, _b7_for(-0.5)),
+    ]
+    r = run(meas, freqs=(336.5e9,))
+    assert r.spix == pytest.approx(-0.5, abs=1e-12)
+    assert r.selection.pair[1].date == OBS - dt.timedelta(days=0.5)
+
+
+def test_nearest_band3_ties_go_to_the_later_session_and_window_edge_is_inclusive():
+    meas = [m(-1.0, 91.5, 2.0), m(1.0, 91.5, 2.4), m(-4.0, 343.5, 1.0)]
+    r = run(meas, freqs=(336.5e9,))
+    assert r.selection.band3.flux_jy == 2.4  # equally old: the later one
+    # (B3 -1, B7 -4) is exactly 3 d apart: within window_days=3 (seed 000: "within 3 days")
+    assert r.selection.pair is not None and r.selection.pair[0].flux_jy == 2.0
+    narrow = run(meas, freqs=(336.5e9,), window=2.999)
+    assert narrow.selection.pair is None and narrow.default_index

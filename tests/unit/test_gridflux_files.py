@@ -188,3 +188,127 @@ def test_asof_reproduces_what_the_pipeline_saw(tmp_path):
     assert new.flux[0] == pytest.approx(2.60) and new.band3_age_days == pytest.approx(
         1.04, abs=0.01
     )
+
+
+def test_record_and_ecsv_carry_every_number_of_each_check(tmp_path):
+    from astropy.table import Table
+
+    table = read_flux_csv(_write(tmp_path, "flux.csv", NEW))
+    src = FileSource.open(_write(tmp_path, "cat.csv", CATALOG))
+    obs = dt.datetime(2019, 3, 6, 3, 0, tzinfo=dt.timezone.utc)
+    args = ("J1751+0939", obs, (17, 19), (336.495e9, 338.5e9))
+    with_pipe = EbTarget("uid___A002_X1.ms", "/d/uid___A002_X1.ms", *args, table.rows[:2])
+    no_pipe = EbTarget("uid___A002_X2.ms", "", *args)  # not in flux.csv
+    opts = CheckOptions(n_mc=2000)
+    checks = tuple(check_eb(t, src.for_target(t, opts), opts) for t in (with_pipe, no_pipe))
+    result = GridfluxResult(checks=checks, run_at="2026-11-21 14:00:00 UTC", params={"x": 1})
+    rec = result.to_record()
+    assert rec["task"] == "gridflux_check" and rec["run_at"] == "2026-11-21 14:00:00 UTC"
+    assert rec["params"] == {"x": 1} and rec["delays"] == [] and rec["phase_check"] == []
+    assert rec["phase_check_skipped"] == []
+    # only the EB with pipeline values has a factor; keyed by its path
+    assert rec["vis_factors"] == {"/d/uid___A002_X1.ms": checks[0].comparison.factor}
+    for eb, c in zip(rec["eb"], checks, strict=True):
+        ex = c.extrapolation
+        assert eb["ms"] == c.target.ms and eb["vis"] == c.target.vis
+        assert eb["field"] == "J1751+0939" and eb["obs_date"] == "2019-03-06T03:00:00+00:00"
+        assert eb["spw"] == [17, 19] and eb["freq_hz"] == [336.495e9, 338.5e9]
+        assert eb["catalog_flux_jy"] == ex.flux.tolist()
+        assert eb["catalog_flux_mc_jy"] == ex.flux_mc.tolist()
+        assert eb["catalog_flux_sigma_jy"] == ex.flux_sigma.tolist()
+        assert (eb["catalog_spix"], eb["catalog_spix_mc"]) == (ex.spix, ex.spix_mc)
+        assert eb["catalog_spix_sigma"] == ex.spix_sigma and eb["default_index"] is False
+        assert eb["band3_age_days"] == ex.band3_age_days == pytest.approx(2.0417, abs=1e-3)
+        assert eb["pair_age_days"] == ex.pair_age_days and eb["window_days"] == 3.0
+        assert eb["used_measurements"] == ex.selection.used()
+        assert eb["catalog"] == c.catalog.provenance() and eb["catalog"]["origin"] == "file"
+        assert eb["service_answers"] == list(c.catalog.service_answers)
+        assert eb["warnings"] == list(c.warnings)
+    comp, ex = checks[0].comparison, checks[0].extrapolation
+    eb = rec["eb"][0]
+    assert eb["pipeline_flux_jy"] == [2.08, 2.07] and eb["pipeline_spix"] == [-0.59, -0.59]
+    assert eb["flux_change_pct"] == comp.change_pct.tolist()
+    assert eb["flux_change_sigma_pct"] == comp.change_sigma_pct.tolist()
+    np.testing.assert_allclose(eb["spix_change"], ex.spix + 0.59, rtol=1e-12)
+    assert eb["factor_spw"] == comp.factor_spw.tolist() and eb["factor"] == comp.factor
+    assert eb["factor_sigma"] == comp.factor_sigma and eb["qa_score"] == comp.qa_score
+    assert eb["qa_reason"] == comp.qa_reason
+    assert "factor" not in rec["eb"][1] and "pipeline_flux_jy" not in rec["eb"][1]
+    assert result.summary() == (
+        "uid___A002_X1.ms: factor %.4f +- %.4f (QA %.2f); uid___A002_X2.ms: no pipeline value"
+        % (comp.factor, comp.factor_sigma, comp.qa_score)
+    )
+
+    t = result.to_table()
+    path = tmp_path / "gf.ecsv"
+    t.write(path, format="ascii.ecsv")
+    t = Table.read(path, format="ascii.ecsv")
+    assert len(t) == 4  # 2 EBs x 2 spws
+    assert list(t["ms"]) == ["uid___A002_X1.ms"] * 2 + ["uid___A002_X2.ms"] * 2
+    assert list(t["spw"]) == [17, 19, 17, 19] and set(t["field"]) == {"J1751+0939"}
+    assert set(t["obs_date"]) == {"2019-03-06T03:00:00+00:00"}
+    np.testing.assert_allclose(t["freq"], [336.495, 338.5] * 2, rtol=1e-15)
+    for col, value in (
+        ("pipeline_flux", [2.08, 2.07]),
+        ("pipeline_spix", [-0.59, -0.59]),
+        ("catalog_flux", ex.flux),
+        ("catalog_flux_mc", ex.flux_mc),
+        ("catalog_flux_sigma", ex.flux_sigma),
+        ("catalog_spix", [ex.spix] * 2),
+        ("catalog_spix_sigma", [ex.spix_sigma] * 2),
+        ("flux_change_pct", comp.change_pct),
+        ("flux_change_sigma_pct", comp.change_sigma_pct),
+        ("factor_spw", comp.factor_spw),
+        ("factor", [comp.factor] * 2),
+        ("qa_score", [comp.qa_score] * 2),
+        ("band3_age_days", [ex.band3_age_days] * 2),
+        ("pair_age_days", [ex.pair_age_days] * 2),
+    ):
+        np.testing.assert_array_equal(t[col][:2], value, err_msg=col)
+    for col in ("pipeline_flux", "pipeline_spix", "flux_change_pct", "factor", "qa_score"):
+        assert np.all(np.isnan(t[col][2:])), col  # no pipeline value: NaN, not 0
+    np.testing.assert_array_equal(t["catalog_flux"][2:], checks[1].extrapolation.flux)
+    assert set(t["catalog_origin"]) == {"file"}
+    assert list(t["catalog_version"]) == [checks[0].catalog.version] * 4
+    assert list(t["queried_at"]) == [checks[0].catalog.queried_at] * 4
+    units = {"freq": "GHz", "pipeline_flux": "Jy", "catalog_flux": "Jy", "catalog_flux_mc": "Jy"}
+    units |= {"catalog_flux_sigma": "Jy", "band3_age_days": "d", "pair_age_days": "d"}
+    assert {c: str(t[c].unit) for c in units} == units
+    assert t.meta["run_at"] == "2026-11-21 14:00:00 UTC" and "§1 rule" in t.meta["description"]
+    assert len(GridfluxResult(checks=()).to_table()) == 0
+
+
+def test_ecsv_catalog_with_units_band_and_missing_ingestion(tmp_path):
+    from astropy import units as u
+    from astropy.table import Table
+
+    t = Table()
+    t["source"] = ["J1751+0939", "J1751+0939"]
+    t["date"] = ["2019-03-04T02:00:00", "2019-03-05T01:00:00"]
+    t["frequency"] = [91.5e6, 343.5e6] * u.kHz  # converted to GHz
+    t["flux"] = [2600.0, 1450.0] * u.mJy
+    t["error"] = [50.0, 70.0] * u.mJy
+    t["band"] = [3, 6]  # a given band is kept even where the frequency says otherwise
+    t["ingested"] = ["2019-03-06", ""]
+    path = tmp_path / "cat.ECSV"
+    t.write(path, format="ascii.ecsv")
+    meas = read_catalog_file(str(path))
+    assert [m.freq_hz for m in meas] == pytest.approx([91.5e9, 343.5e9])
+    assert [m.flux_jy for m in meas] == pytest.approx([2.6, 1.45])
+    assert [m.error_jy for m in meas] == pytest.approx([0.05, 0.07])
+    assert [m.band for m in meas] == [3, 6]
+    assert meas[0].ingested == dt.datetime(2019, 3, 6, tzinfo=dt.timezone.utc)
+    assert meas[1].ingested is None  # an empty cell is 'not known', not a date
+    assert meas[0].to_record() == {
+        "source": "J1751+0939",
+        "date": "2019-03-04T02:00:00+00:00",
+        "freq_hz": pytest.approx(91.5e9),
+        "flux_jy": pytest.approx(2.6),
+        "error_jy": pytest.approx(0.05),
+        "band": 3,
+        "ingested": "2019-03-06T00:00:00+00:00",
+    }
+    assert meas[1].to_record()["ingested"] is None
+    # the CSV reader takes bare columns in GHz and Jy, the band from the frequency
+    csv_meas = read_catalog_file(_write(tmp_path, "cat.csv", CATALOG))
+    assert [m.band for m in csv_meas] == [3, 3, 7] and csv_meas[0].flux_jy == 2.60

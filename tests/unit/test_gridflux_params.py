@@ -89,3 +89,102 @@ def test_existing_output_needs_overwrite(kw, tmp_path):
     with pytest.raises(FileExistsError, match="gf.json"):
         GridfluxParams.build(**kw)
     assert GridfluxParams.build(**(kw | {"overwrite": True})).outfile == kw["outfile"]
+
+
+def test_every_value_passes_through(kw, tmp_path):
+    from almacal.gridflux.check import CheckOptions
+    from almacal.catalog_query import ServiceConfig
+
+    csv = tmp_path / "flux.csv"
+    csv.write_text("")
+    cat = tmp_path / "cat.ECSV"  # the extension check ignores case
+    cat.write_text("")
+    p = GridfluxParams.build(
+        **kw
+        | {
+            "fluxcsv": str(csv),
+            "field": " J1751+0939 ",
+            "catalog": str(cat),
+            "serviceurl": ["http://a/flux"],
+            "lightcurveurl": [],
+            "cachedir": "",
+            "timeout": 5,
+            "window": 2,
+            "maxage": 30,
+            "defaultindex": [-0.5, 0],
+            "nmc": 100,
+            "seed": 0,
+            "asof": "2019-04-18T12:00:00",
+            "delays": 1,
+            "phasecheck": 1,
+            "overwrite": 0,
+        }
+    )
+    assert p == GridfluxParams(
+        vis=tuple(kw["vis"]),
+        fluxcsv=str(csv),
+        field="J1751+0939",
+        catalog=str(cat),
+        service=ServiceConfig(
+            flux_urls=("http://a/flux",), lightcurve_urls=(), timeout_s=5.0, cache_dir=""
+        ),
+        options=CheckOptions(
+            window_days=2.0,
+            max_age_days=30.0,
+            default_index=(-0.5, 0.0),
+            n_mc=100,
+            seed=0,
+            asof=dt.datetime(2019, 4, 18, 12, 0, tzinfo=dt.timezone.utc),
+        ),
+        delays=True,
+        phasecheck=True,
+        outfile=kw["outfile"],
+        overwrite=False,
+    )
+    assert type(p.options.n_mc) is int and type(p.service.timeout_s) is float
+    assert GridfluxParams.build(**kw).fluxcsv == "" and GridfluxParams.build(**kw).field == ""
+    # without a flux.csv its updated copy is not an output: an old one does not block
+    (tmp_path / "gf.flux.csv").write_text("")
+    assert GridfluxParams.build(**kw).outfile == kw["outfile"]
+    with pytest.raises(FileExistsError, match="gf.flux.csv"):
+        GridfluxParams.build(**(kw | {"fluxcsv": str(csv)}))
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"timeout": 0.0}, "timeout=0.0 must be a finite number > 0"),
+        ({"window": float("inf")}, "window=inf must be"),
+        ({"maxage": -1.0}, "maxage=-1.0 must be"),
+        ({"defaultindex": [-0.7, -0.01]}, "defaultindex sigma must be >= 0, got -0.01"),
+        ({"defaultindex": [-0.7]}, "defaultindex must be \\[index, sigma\\]"),
+        ({"defaultindex": [float("nan"), 0.2]}, "defaultindex must be"),
+        ({"nmc": 99}, "nmc=99: use at least 100"),
+        ({"seed": -1}, "seed=-1 must be >= 0"),
+        ({"serviceurl": ["ftp://x"]}, "serviceurl must list http\\(s\\) URLs"),
+        ({"serviceurl": []}, "serviceurl must list"),
+        ({"lightcurveurl": ["www.x"]}, "lightcurveurl must list"),
+        ({"delays": True}, "delays=True with catalog='service'"),
+    ],
+)
+def test_limits_refused_with_the_value(kw, change, match):
+    with pytest.raises(ValueError, match=match):
+        GridfluxParams.build(**(kw | change))
+
+
+def test_limits_accepted(kw):
+    for change in ({"timeout": 1e-3}, {"window": 0.5}, {"maxage": 1.0}, {"nmc": 100}):
+        GridfluxParams.build(**(kw | change))
+    assert GridfluxParams.build(**(kw | {"seed": 0})).options.seed == 0
+    assert (
+        GridfluxParams.build(**(kw | {"defaultindex": [-0.7, 0.0]})).options.default_index[1] == 0
+    )
+    # a date with a time is taken as given, not moved to the end of the day
+    t = GridfluxParams.build(**(kw | {"asof": "2019-04-18T00:00"})).options.asof
+    assert t == dt.datetime(2019, 4, 18, tzinfo=dt.timezone.utc)
+    assert GridfluxParams.build(**(kw | {"asof": " "})).options.asof is None
+    with pytest.raises(FileNotFoundError, match="fluxcsv 'nofile.csv' does not exist"):
+        GridfluxParams.build(**(kw | {"fluxcsv": "nofile.csv"}))
+    with pytest.raises(FileNotFoundError, match="neither 'service' nor an existing catalog"):
+        GridfluxParams.build(**(kw | {"catalog": "nofile.csv"}))
+    assert GridfluxParams.build(**(kw | {"catalog": " "})).catalog == SERVICE

@@ -121,8 +121,15 @@ def test_point_plus_gaussian_offset_and_total_flux_recovered():
     assert abs(r.dra_arcsec[0, 0] - 0.8) < 5 * r.dra_sigma_arcsec[0, 0]
     assert abs(r.ddec_arcsec[0, 0] + 0.5) < 5 * r.ddec_sigma_arcsec[0, 0]
     assert r.dra_sigma_arcsec[0, 0] < 0.02
-    g = _fit(sums, grid, "gaussian")  # wrong model: still finite, lower total
-    assert np.isfinite(g.fit.total[0, 0]) and g.fit.point[0, 0] == 0.0
+    g = _fit(sums, grid, "gaussian")  # wrong model: still a fit, but a lower total
+    assert g.fit.point[0, 0] == 0.0
+    # the Gaussian alone misses the point's flux on long baselines: 0.77 Jy, > 50 sigma low
+    assert g.fit.total[0, 0] < t - 50 * ts
+    # and its chi^2 shows it: 1.5, where the right model gives 1.00 (well above 1e3 dof,
+    # so sqrt(2 / dof) < 0.05)
+    assert r.fit.chi2_red[0, 0] == pytest.approx(1.0, abs=0.05) and g.fit.chi2_red[0, 0] > 1.2
+    # the offset comes from the phases and survives the wrong amplitude model (5 sigma)
+    assert abs(g.dra_arcsec[0, 0] - 0.8) < 5 * g.dra_sigma_arcsec[0, 0]
 
 
 def test_zero_offset_is_consistent_with_zero():

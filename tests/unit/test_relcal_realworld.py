@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy.stats import norm
 
 from almacal.relcal.choice import choose_calibrators, fill_dropped
 from almacal.relcal.factors import mean_correction_factors
@@ -151,7 +152,12 @@ def test_point_plus_gaussian_total_flux_independent_of_coverage():
     point = sums[..., 1].sum(axis=-1) / sums[..., B_W].sum(axis=-1)
     assert abs(point[0, 0] / point[1, 0] - 1) > 5 * pg.total_sigma.max()
     g = fit_models(sums[:, :, :, :], "gaussian")
-    assert np.all(np.isfinite(g.total)) and np.all(g.point == 0)
+    assert np.all(g.point == 0)
+    # the wrong model (no point) is rejected by its chi^2: 1.26 and 1.17 against
+    # 1 +- 0.005 (80k dof), and its total depends on the coverage (> 10 sigma apart)
+    assert np.all(g.chi2_red > 1.1)
+    assert np.all(g.total < 1.0 - 10 * g.total_sigma)
+    assert abs(g.total[0, 0] - g.total[1, 0]) > 10 * np.hypot(*g.total_sigma[:, 0])
 
 
 def test_ratio_check_recovers_scale_without_a_model():
@@ -252,3 +258,73 @@ def test_point_plus_gaussian_stays_bounded_on_a_pure_point_source():
     # unbounded, these draws gave totals up to 22.6 Jy off (sigma 225 Jy); bounded, all are
     # within 1 % (~40 point-fit sigmas of 2.5e-4 Jy: the envelope still soaks up noise)
     assert np.all(np.abs(pg.total - 1.0) < 0.01)
+
+
+def _unequal_noise_tables(seed, noise, n_trial, n_ep=7):
+    """n_trial MCF tables (flux, sigma) with calibrator j's relative noise 1e-3 x noise[j]."""
+    rng = np.random.default_rng(seed)
+    rel = 1e-3 * np.asarray(noise, dtype=float)
+    true_flux = np.array([0.95, 0.75, 0.55, 0.35])
+    for _ in range(n_trial):
+        scale = rng.uniform(0.9, 1.1, n_ep)
+        flux = scale[:, None] * true_flux * (1 + rel * rng.standard_normal((n_ep, 4)))
+        yield flux, rel * flux
+
+
+def _choose(flux, sigma, rejectsigma):
+    off = np.zeros(flux.shape, bool)
+    fields = ("A", "B", "C", "D")
+    return choose_calibrators(
+        flux, sigma, excluded=off, fields=fields, rejectsigma=rejectsigma, minfamily=0
+    )
+
+
+@pytest.mark.parametrize(("noise", "n_trial"), [([1, 1, 1, 3], 500), ([1, 1, 1, 10], 800)])
+def test_false_rejections_follow_each_pairs_own_sigma_with_unequal_noise(noise, n_trial):
+    # clean tables, one calibrator 3x or 10x noisier. Each pair is judged against
+    # max(robust scatter, sqrt(2) x its own sigma): at rejectsigma=3 a Gaussian pair exceeds
+    # it with p <= 2 Phi(-3) = 0.27 %, so <= 1 - (1 - 0.0027)^28 = 7.3 % of 7x4 tables lose
+    # a pair. Without the sigma floor the noisy calibrator is judged by the quiet ones'
+    # scatter (62 % / 99 %); without the sqrt(2) (reference as noisy as the pair) 23 % / 18 %
+    tables = _unequal_noise_tables(71, noise, n_trial)
+    rate = np.mean([_choose(f, s, 3.0).dropped.any() for f, s in tables])
+    bound = 1 - (1 - 2 * norm.sf(3.0)) ** 28
+    # binomial error of the rate: sqrt(0.073 x 0.927 / n) = 1.2 % (500) / 0.9 % (800): 4 of them
+    assert rate < bound + 4 * np.sqrt(bound * (1 - bound) / n_trial)
+    # at rejectsigma=5 nothing clean is rejected (2 Phi(-5) x 28 = 2e-5 per table)
+    five = [_choose(f, s, 5.0).dropped.any() for f, s in _unequal_noise_tables(72, noise, 300)]
+    assert np.mean(five) < 0.01
+    assert rate > 0  # guard: the 3-sigma criterion does fire on noise, so it was exercised
+
+
+def _injected_outlier_found(noise, cal, jump, n_trial=100):
+    """Fraction of tables where exactly the injected (epoch 5, cal) pair is rejected."""
+    hits = []
+    for f, s in _unequal_noise_tables(73, noise, n_trial):
+        f = f.copy()
+        f[4, cal] *= 1 + jump
+        ch = _choose(f, s, 5.0)
+        hits.append(ch.dropped[4, cal] and ch.dropped.sum() == 1)
+    return np.mean(hits)
+
+
+@pytest.mark.parametrize(
+    ("noise", "cal", "jump"), [([1, 1, 1, 10], 3, 0.15), ([1, 1, 1, 10], 3, 0.3), ([1] * 4, 1, 0.3)]
+)
+def test_true_outlier_is_rejected_alone(noise, cal, jump):
+    # a 15 % or 30 % jump in the calibrator with 1 % noise (> 10 x sqrt(2) its sigma), or
+    # 30 % in a 0.1 % one: rejected at rejectsigma=5, and only that pair, in >= 95 % of
+    # 100 tables (binomial error at 98 %: 1.4 %)
+    assert _injected_outlier_found(noise, cal, jump) >= 0.95
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="choose_calibrators: a 5 % (50 sigma) jump in one pair moves its calibrator's "
+    "median flux over the epochs whenever it changes the epochs' ranking (epoch scales "
+    "+-10 %), which shifts all that calibrator's MCFs: the robust scale inflates and "
+    "either the outlier survives or its calibrator's other pairs are rejected with it "
+    "(87 % of tables correct; 63 % for a 2 % jump with one 10x noisier calibrator)",
+)
+def test_moderate_outlier_in_a_quiet_calibrator_is_rejected_alone():
+    assert _injected_outlier_found([1, 1, 1, 1], 1, 0.05) >= 0.95

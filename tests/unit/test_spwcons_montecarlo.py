@@ -103,3 +103,50 @@ def test_null_matches_the_weighted_fit_it_is_compared_with():
     rms = sigma_fit * np.sqrt(np.mean(pattern**2))
     flat = _analytic_sigma_alpha(sigma_spw, rms, 4, BAND7_HZ)
     assert flat > 1.4 * null.sigma_alpha
+
+
+@pytest.mark.parametrize("noise", [[0.5, 0.7, 1.0, 2.5], [1.0, 1.0, 1.0, 4.0]])
+def test_sigma_alpha_of_the_weighted_null_matches_the_analytic_value(noise):
+    # per-calibrator noise p_j: with 1/p^2 weights each spw's weighted calibrator mean has
+    # variance s_spw^2 + s_fit^2 / sum(p^-2), and alpha is the slope of those 4 means
+    p = np.array(noise)
+    pattern = p[:, None] * np.ones(BAND7_HZ.size)
+    sigma_spw, sigma_fit = 0.0005, 0.004
+    null = simulate_alpha(
+        freq_hz=BAND7_HZ,
+        sigma_spw=sigma_spw,
+        sigma_fit=sigma_fit,
+        n_cal=4,
+        n_mc=40000,
+        rng=np.random.default_rng(61),
+        noise_pattern=pattern,
+    )
+    expected = _analytic_sigma_alpha(sigma_spw, sigma_fit * np.sum(p**-2) ** -0.5, 1, BAND7_HZ)
+    # 40 000 draws know a std to 0.35 %; log(1 + x) ~ x at <= 1 % adds < 0.5 %: allow 2 %
+    assert null.sigma_alpha == pytest.approx(expected, rel=0.02)
+    # guard: 1/p weights would give a null wider by > 5 % for these patterns
+    w = p**-1
+    wrong_fit = sigma_fit * np.sqrt(np.sum(w**2 * p**2)) / np.sum(w)
+    wrong = _analytic_sigma_alpha(sigma_spw, wrong_fit, 1, BAND7_HZ)
+    assert wrong > 1.05 * expected
+    assert abs(null.alpha.mean()) < 5 * expected / np.sqrt(40000)  # centred on 0
+
+
+def test_null_record():
+    null = simulate_alpha(
+        freq_hz=BAND7_HZ,
+        sigma_spw=0.004,
+        sigma_fit=0.003,
+        n_cal=4,
+        n_mc=500,
+        rng=np.random.default_rng(62),
+    )
+    assert null.record() == {
+        "n_mc": 500,
+        "sigma_alpha": null.sigma_alpha,
+        "sigma_spw": 0.004,
+        "sigma_fit": 0.003,
+        "n_cal": 4,
+        "spw_freq_hz": BAND7_HZ.tolist(),
+    }
+    assert null.alpha.shape == (500,) and null.sigma_alpha == np.std(null.alpha, ddof=1)

@@ -47,3 +47,63 @@ def test_flat_epochs_are_consistent_with_zero_at_the_stated_rate():
     # the bootstrap's 95 % interval holds 0 about as often (16 points: allow 12 %)
     assert np.mean([not f.boot_interval95[0] <= 0 <= f.boot_interval95[1] for f in fits]) < 0.12
     assert np.all([f.chi2_red > 0 for f in fits])
+
+
+def test_fit_values_against_weighted_least_squares_by_hand():
+    from scipy import stats
+
+    rng = np.random.default_rng(141)
+    noise = np.array([1.0, 2.0, 3.0, 4.0])[:, None] * np.ones(X.size) * 0.002
+    norm = 1.01 * X**0.8 * (1 + noise * rng.standard_normal(noise.shape))
+    # the sigmas given are 2x the noise: the error must not be rescaled by chi^2
+    sigma = 2 * noise * norm
+    p = fit_power_law(BAND7_HZ, norm, sigma, nboot=200, rng=rng)
+    # linearised weighted LSQ in log space: var(ln y) = (s / y)^2, slope error by hand
+    w = (norm / sigma).ravel() ** 2
+    lx = np.log(np.broadcast_to(X, norm.shape)).ravel()
+    err = 1 / np.sqrt(np.sum(w * (lx - np.sum(w * lx) / w.sum()) ** 2))
+    assert p.alpha_error == pytest.approx(err, rel=1e-3)  # curve_fit vs linearised: < 0.1 %
+    fitted = p.c * np.broadcast_to(X, norm.shape) ** p.alpha
+    chi2 = np.sum(((norm - fitted) / sigma) ** 2)
+    assert p.chi2_red == pytest.approx(chi2 / (16 - 2), rel=1e-12)
+    assert 0.1 < p.chi2_red < 0.5  # sigmas 2x too large: chi2_red ~ 1/4
+    assert p.p_value == pytest.approx(2 * stats.norm.sf(abs(p.alpha) / p.alpha_error), rel=1e-12)
+    assert p.nu0_hz == pytest.approx(np.exp(np.log(BAND7_HZ).mean()), rel=1e-15)
+    assert p.c == pytest.approx(1.01, rel=0.01) and abs(p.alpha - 0.8) < 5 * err
+    rec = p.record()
+    assert rec == {
+        "c": p.c,
+        "alpha": p.alpha,
+        "alpha_error": p.alpha_error,
+        "p_value_fit": p.p_value,
+        "alpha_boot": p.alpha_boot,
+        "alpha_boot_minus": p.alpha_boot_minus,
+        "alpha_boot_plus": p.alpha_boot_plus,
+        "alpha_boot_interval95": list(p.boot_interval95),
+        "chi2_red": p.chi2_red,
+        "nu0_hz": p.nu0_hz,
+        "consistent_with_zero": p.consistent_with_zero,
+        "zero_in_boot_interval95": False,  # alpha = 0.8 is > 20 sigma from 0
+    }
+    assert not p.consistent_with_zero
+
+
+def test_bootstrap_percentiles_match_the_residual_scatter():
+    rng = np.random.default_rng(142)
+    noise = np.array([1.0, 1.5, 2.5, 4.0])[:, None] * np.ones(X.size) * 0.003
+    norm = X**-0.3 * (1 + noise * rng.standard_normal(noise.shape))
+    sigma = noise * norm  # honest sigmas
+    p = fit_power_law(BAND7_HZ, norm, sigma, nboot=60000, rng=rng)
+    # the residual bootstrap reproduces the fit's scatter: the residuals of this one
+    # realisation set its width (chi2_red), so compare with alpha_error x sqrt(chi2_red)
+    width = p.alpha_error * np.sqrt(p.chi2_red)
+    # 60 000 draws: percentiles to ~0.6 % of the width, the median to 0.5 %; allow 2.5 %
+    assert p.alpha_boot_minus == pytest.approx(width, rel=0.025)
+    assert p.alpha_boot_plus == pytest.approx(width, rel=0.025)
+    assert p.alpha_boot == pytest.approx(p.alpha, abs=0.02 * width)
+    lo, hi = p.boot_interval95
+    assert p.alpha - lo == pytest.approx(1.96 * width, rel=0.03)
+    assert hi - p.alpha == pytest.approx(1.96 * width, rel=0.03)
+    assert p.record()["zero_in_boot_interval95"] is False and lo < -0.3 < hi
+    flat = fit_power_law(BAND7_HZ, X**0.0 * norm / X**-0.3, sigma, nboot=2000, rng=rng)
+    assert flat.record()["zero_in_boot_interval95"] is True and flat.consistent_with_zero
