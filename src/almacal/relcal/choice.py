@@ -38,7 +38,7 @@ class CalibratorChoice:
     lightcurve: np.ndarray
     family: tuple[str, ...]
 
-    def record(self) -> dict:
+    def to_record(self) -> dict:
         return {
             "dropped": self.dropped.tolist(),
             "exclusions": [dict(e) for e in self.exclusions],

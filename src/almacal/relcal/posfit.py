@@ -51,8 +51,8 @@ class PositionFit:
     at_limit: np.ndarray  # (n_epoch, n_cal) bool: offset on the grid's limit
     grid: UvGrid
 
-    def record(self) -> dict:
-        return self.fit.record() | {
+    def to_record(self) -> dict:
+        return self.fit.to_record() | {
             "model_dra_arcsec": self.dra_arcsec.tolist(),
             "model_ddec_arcsec": self.ddec_arcsec.tolist(),
             "model_dra_sigma_arcsec": self.dra_sigma_arcsec.tolist(),

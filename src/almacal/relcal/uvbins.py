@@ -1,0 +1,171 @@
+"""Sums per (calibrator, channel, uv-distance bin) of one spw: cuts made after the pass.
+
+uvrange='common' knows its range only when every epoch has been read, and
+fitspw='auto' its line channels only when every epoch's spectrum is summed; one
+pass per MS therefore keeps the sums finely binned and cuts afterwards.
+
+Bins are log-spaced in wavelengths, per_decade of them per decade: bin i holds
+10^(i / per_decade) <= q < 10^((i + 1) / per_decade). At 1000 per decade (bins
+0.23 % wide) they nest the model bins of almacal.relcal.uvmodel (40 per decade)
+exactly, 25 to one, and a cut at their edges moves each end of a uv range by less
+than 0.23 %. Only the bins the data occupy are kept (the array grows with them);
+per_decade 0 means one bin for all uv distances.
+
+Columns: those of uvmodel's bins, (..., N_BIN_SUMS): sum(w), sum(w Re V),
+sum(w Im V), sum(w |V|^2), the count, sum(w q).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from almacal.relcal.uvmodel import B_N, B_W, B_W_ABS2, B_W_IM, B_W_Q, B_W_RE, N_BIN_SUMS
+
+FINE_PER_DECADE = 1000
+MODEL_PER_DECADE = 40
+MERGE = 5
+"""Bins merged into one when the sums grow too large: 1000 -> 200 -> 40 per decade."""
+
+MODEL_FIRST_BIN = 80
+"""uvmodel.uv_edges_lambda starts at 100 lambda = 10^(80 / 40)."""
+
+_MIN_UVDIST_M = 1e-3  # a zero-length projected baseline would have log10(q) = -inf
+
+
+@dataclass(frozen=True)
+class ChannelBins:
+    """sums : (n_cal, n_chan, n_bin, N_BIN_SUMS); n_chan is 1 when channels were summed
+    in the pass; bins[..., b, :] is the absolute bin first + b."""
+
+    per_decade: int
+    first: int
+    sums: np.ndarray
+
+    def coarsened(self, per_decade: int) -> ChannelBins:
+        """The same sums in bins factor = self.per_decade / per_decade times as wide."""
+        if per_decade == self.per_decade:
+            return self
+        factor = self.per_decade // per_decade
+        first = self.first // factor
+        head = self.first - first * factor
+        n = -(-(head + self.sums.shape[2]) // factor)
+        pad = ((0, 0), (0, 0), (head, n * factor - head - self.sums.shape[2]), (0, 0))
+        s = np.pad(self.sums, pad).reshape(*self.sums.shape[:2], n, factor, N_BIN_SUMS)
+        return ChannelBins(per_decade, first, s.sum(axis=3))
+
+    def __add__(self, other: ChannelBins) -> ChannelBins:
+        pd = min(self.per_decade, other.per_decade)
+        a, b = self.coarsened(pd), other.coarsened(pd)
+        first = min(a.first, b.first)
+        n = max(a.first + a.sums.shape[2], b.first + b.sums.shape[2]) - first
+        out = np.zeros((*a.sums.shape[:2], n, N_BIN_SUMS))
+        for x in (a, b):
+            out[:, :, x.first - first : x.first - first + x.sums.shape[2]] += x.sums
+        return ChannelBins(pd, first, out)
+
+    def within(self, lo_lambda: float, hi_lambda: float) -> ChannelBins:
+        """Only the bins wholly inside lo <= q <= hi (the others zeroed)."""
+        if self.per_decade == 0:
+            raise ValueError("sums without a uv axis cannot be cut in uv distance")
+        i = self.first + np.arange(self.sums.shape[2])
+        inside = (i >= math.ceil(self.per_decade * math.log10(lo_lambda))) & (
+            i + 1 <= math.floor(self.per_decade * math.log10(hi_lambda))
+        )
+        return ChannelBins(self.per_decade, self.first, self.sums * inside[None, None, :, None])
+
+    def spectrum(self) -> np.ndarray:
+        """(n_cal, n_chan, N_BIN_SUMS): summed over uv distance."""
+        return self.sums.sum(axis=2)
+
+    def over_channels(self, keep: np.ndarray) -> np.ndarray:
+        """(n_cal, n_bin, N_BIN_SUMS) summed over the channels keep (n_cal, n_chan) allows."""
+        return np.einsum("jcbk,jc->jbk", self.sums, keep.astype(float))
+
+    def model_bins(self, keep: np.ndarray, n_bin: int) -> np.ndarray:
+        """(n_cal, n_bin, N_BIN_SUMS) in uvmodel's 40-per-decade bins (from 100 lambda)."""
+        s = self.coarsened(MODEL_PER_DECADE)
+        per = s.over_channels(keep)
+        out = np.zeros((per.shape[0], n_bin, N_BIN_SUMS))
+        b = s.first - MODEL_FIRST_BIN + np.arange(per.shape[1])
+        ok = (b >= 0) & (b < n_bin)
+        out[:, b[ok]] = per[:, ok]
+        return out
+
+
+class ChannelBinner:
+    """Adds the chunks of one spw into ChannelBins; per_channel keeps the channel axis
+    (n_chan channels of the spw, chunks hold channels chan_first...)."""
+
+    def __init__(
+        self, n_cal: int, n_chan: int, chan_first: int, per_decade: int, per_channel: bool
+    ):
+        self.n_chan = n_chan if per_channel else 1
+        self.chan_first = chan_first
+        self.per_channel = per_channel
+        self.bins = ChannelBins(per_decade, 0, np.zeros((n_cal, self.n_chan, 0, N_BIN_SUMS)))
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.bins.sums.nbytes)
+
+    def coarsen(self) -> None:
+        self.bins = self.bins.coarsened(self.bins.per_decade // MERGE)
+
+    def add(
+        self,
+        v_i: np.ndarray,
+        valid: np.ndarray,
+        w_i: np.ndarray,
+        group: np.ndarray,
+        uvdist_m: np.ndarray,
+        k_per_m: np.ndarray,
+    ) -> None:
+        """v_i, valid : (row, chan); w_i : (row,) or (row, chan); group, uvdist_m : (row,);
+        k_per_m : (chan,) wavelengths per metre (nu / c)."""
+        w = np.where(valid, w_i if w_i.ndim == 2 else w_i[:, None], 0.0)
+        use = w > 0
+        if not use.any():
+            return
+        idx = self._bin_index(uvdist_m, k_per_m, use)
+        chan = np.zeros(w.shape[1], np.int64)
+        if self.per_channel:
+            chan = self.chan_first + np.arange(w.shape[1])
+        cell = (group[:, None] * self.n_chan + chan[None, :]) * self.bins.sums.shape[2]
+        key = (cell + idx - self.bins.first)[use]
+        w, v = w[use], v_i[use]
+        size = self.bins.sums[..., 0].size
+        out = np.zeros((size, N_BIN_SUMS))
+        columns = [
+            (B_W, w),
+            (B_W_RE, w * v.real),
+            (B_W_IM, w * v.imag),
+            (B_W_ABS2, w * (v.real**2 + v.imag**2)),
+            (B_N, None),
+        ]
+        if self.bins.per_decade:
+            columns.append((B_W_Q, w * (uvdist_m[:, None] * k_per_m[None, :])[use]))
+        for col, weights in columns:
+            out[:, col] = np.bincount(key, weights=weights, minlength=size)
+        self.bins.sums[...] += out.reshape(self.bins.sums.shape)
+
+    def _bin_index(self, uvdist_m: np.ndarray, k_per_m: np.ndarray, use: np.ndarray) -> np.ndarray:
+        """(row, chan) absolute bin of each point; grows the bins to hold the used ones."""
+        pd = self.bins.per_decade
+        if pd == 0:
+            idx = np.zeros(use.shape, np.int64)
+        else:
+            log_d = pd * np.log10(np.maximum(uvdist_m, _MIN_UVDIST_M))
+            idx = np.floor(log_d[:, None] + (pd * np.log10(k_per_m))[None, :]).astype(np.int64)
+        lo, hi = int(idx[use].min()), int(idx[use].max())
+        b = self.bins
+        first = min(b.first, lo) if b.sums.shape[2] else lo
+        last = max(b.first + b.sums.shape[2] - 1, hi) if b.sums.shape[2] else hi
+        if first != b.first or last - first + 1 != b.sums.shape[2]:
+            pad = (b.first - first if b.sums.shape[2] else 0, 0)
+            grown = np.zeros((*b.sums.shape[:2], last - first + 1, N_BIN_SUMS))
+            grown[:, :, pad[0] : pad[0] + b.sums.shape[2]] = b.sums
+            self.bins = ChannelBins(pd, first, grown)
+        return idx
