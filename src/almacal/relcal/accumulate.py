@@ -39,24 +39,15 @@ class BinPlan:
 
 
 @dataclass(frozen=True)
-class MsPlan:
-    """What to read from one MS and what to sum.
+class PassSpec:
+    """What a pass sums besides the point sums, the same for every MS of a run.
 
-    field_index : (n_field,) calibrator of each FIELD_ID, -1 for fields not fitted.
-    spw_pos, chan_ok, freq_hz : per slice of selection.spws: its position among the
-    n_spw fitted spws, the usable channels of the slice ((n_chan,) for every
-    calibrator or (n_cal, n_chan) per calibrator) and their frequencies.
-    model_edges : uv-distance bin edges (wavelengths) of the model fits, or None.
+    uvrange : the data used (None: all); model_edges : uv-distance bin edges
+    (wavelengths) of the model fits; bins : sums kept for cuts after the pass;
+    grid : the (u, v) grid of fitposition; uv_limits : the uv range of the data;
+    max_bin_bytes : the bins' memory per MS.
     """
 
-    selection: ReadSelection
-    n_cal: int
-    n_spw: int
-    field_index: np.ndarray
-    spw_pos: tuple[int, ...]
-    chan_ok: tuple[np.ndarray, ...]
-    freq_hz: tuple[np.ndarray, ...]
-    spw_n_chan: tuple[int, ...]  # channels of each slice's whole spw
     uvrange: UvRange | None = None
     model_edges: np.ndarray | None = None
     bins: BinPlan | None = None
@@ -73,6 +64,27 @@ class MsPlan:
             or self.uv_limits
             or (self.bins is not None and self.bins.per_decade > 0)
         )
+
+
+@dataclass(frozen=True)
+class MsPlan:
+    """What to read from one MS and what to sum.
+
+    field_index : (n_field,) calibrator of each FIELD_ID, -1 for fields not fitted.
+    spw_pos, chan_ok, freq_hz : per slice of selection.spws: its position among the
+    n_spw fitted spws, the usable channels of the slice ((n_chan,) for every
+    calibrator or (n_cal, n_chan) per calibrator) and their frequencies.
+    """
+
+    selection: ReadSelection
+    n_cal: int
+    n_spw: int
+    field_index: np.ndarray
+    spw_pos: tuple[int, ...]
+    chan_ok: tuple[np.ndarray, ...]
+    freq_hz: tuple[np.ndarray, ...]
+    spw_n_chan: tuple[int, ...]  # channels of each slice's whole spw
+    spec: PassSpec = PassSpec()
 
 
 @dataclass(frozen=True)
@@ -166,8 +178,8 @@ def stokes_of(chunk: VisChunk, plan: MsPlan) -> _Stokes:
     if chunk.uv_m is not None:
         uv = chunk.uv_m
         uvdist = np.hypot(uv[0], uv[1])
-    if plan.uvrange is not None:
-        bad = bad | ~plan.uvrange.mask(uvdist, freq)
+    if plan.spec.uvrange is not None:
+        bad = bad | ~plan.spec.uvrange.mask(uvdist, freq)
     flag = chunk.flag | bad[..., None] if bad.any() else chunk.flag
     v_i, valid = stokes_i(chunk.data, flag)
     return _Stokes(
@@ -187,43 +199,45 @@ class _Accumulator:
     """The running sums of one MS pass."""
 
     def __init__(self, plan: MsPlan):
-        self.plan = plan
+        self.plan, spec = plan, plan.spec
+        self.spec = spec
         n_cal, n_spw = plan.n_cal, plan.n_spw
         self.point = np.zeros((n_cal, n_spw, N_SUMS))
         self.rows_unflagged = np.zeros(n_cal, np.int64)
         self.time_range = np.stack([np.full(n_cal, np.inf), np.full(n_cal, -np.inf)], axis=1)
         self.uv_limits = (np.inf, 0.0)
         self.model_bins = None
-        if plan.model_edges is not None:
-            self.model_bins = np.zeros((n_cal, n_spw, plan.model_edges.size - 1, N_BIN_SUMS))
-        self.grid = None if plan.grid is None else np.zeros((n_cal, plan.grid.n_cells, N_GRID_SUMS))
+        if spec.model_edges is not None:
+            self.model_bins = np.zeros((n_cal, n_spw, spec.model_edges.size - 1, N_BIN_SUMS))
+        self.grid = None
+        if spec.grid is not None:
+            self.grid = np.zeros((n_cal, spec.grid.n_cells, N_GRID_SUMS))
         self.binners: list[ChannelBinner | None] = [None] * n_spw
-        if plan.bins is not None:
+        if spec.bins is not None:
+            pd, per_channel = spec.bins.per_decade, spec.bins.per_channel
             slices = zip(plan.spw_pos, plan.spw_n_chan, plan.selection.spws, strict=True)
             for pos, n_chan, sl in slices:
-                self.binners[pos] = ChannelBinner(
-                    n_cal, n_chan, sl.chan_first, plan.bins.per_decade, plan.bins.per_channel
-                )
+                self.binners[pos] = ChannelBinner(n_cal, n_chan, sl.chan_first, pd, per_channel)
 
     def add(self, s: _Stokes) -> None:
-        plan, n_cal = self.plan, self.plan.n_cal
+        plan, spec, n_cal = self.plan, self.spec, self.plan.n_cal
         pos = plan.spw_pos[s.slice_index]
         per_row = row_sums(s.v_i, s.valid, s.w_i)
         self.point[:, pos] += point_sums(per_row, s.group, n_cal)
         self._add_rows(s, per_row[:, SUM_N] > 0)
         k = plan.freq_hz[s.slice_index] / C_M_S  # wavelengths per metre, (chan,)
-        if plan.uv_limits or self.model_bins is not None:
+        if spec.uv_limits or self.model_bins is not None:
             q = s.uvdist_m[:, None] * k[None, :]
-            if plan.uv_limits:
+            if spec.uv_limits:
                 self._add_limits(s, q)
-            if self.model_bins is not None and plan.model_edges is not None:
+            if self.model_bins is not None and spec.model_edges is not None:
                 self.model_bins[:, pos] += bin_sums(
-                    s.v_i, s.valid, s.w_i, q, s.group, n_cal, plan.model_edges
+                    s.v_i, s.valid, s.w_i, q, s.group, n_cal, spec.model_edges
                 )
             del q
-        if self.grid is not None and plan.grid is not None:
+        if self.grid is not None and spec.grid is not None:
             u, v = s.uv_m[0][:, None] * k[None, :], s.uv_m[1][:, None] * k[None, :]
-            self.grid += grid_sums(s.v_i, s.valid, s.w_i, u, v, s.group, n_cal, plan.grid)
+            self.grid += grid_sums(s.v_i, s.valid, s.w_i, u, v, s.group, n_cal, spec.grid)
             del u, v
         binner = self.binners[pos]
         if binner is not None:
@@ -250,7 +264,7 @@ class _Accumulator:
     def _bound_bins(self) -> None:
         binners = [b for b in self.binners if b is not None]
         while (
-            sum(b.nbytes for b in binners) > self.plan.max_bin_bytes
+            sum(b.nbytes for b in binners) > self.spec.max_bin_bytes
             and binners[0].bins.per_decade > MODEL_PER_DECADE
         ):
             for b in binners:
@@ -262,10 +276,10 @@ class _Accumulator:
             point=self.point,
             rows_unflagged=self.rows_unflagged,
             time_range=time_range,
-            uv_limits=self.uv_limits if self.plan.uv_limits else None,
+            uv_limits=self.uv_limits if self.spec.uv_limits else None,
             model_bins=self.model_bins,
             binned=None
-            if self.plan.bins is None
+            if self.spec.bins is None
             else tuple(None if b is None else b.bins for b in self.binners),
             cells=None if self.grid is None else GridCells.from_dense(self.grid),
         )

@@ -1,9 +1,9 @@
 """Where relcal_fit reads each MS and what one pass over it must gather.
 
 A :class:`Target` is an MS to fit (the user's, or its self-calibrated scratch
-copy) with its calibrator fields and channel masks; :class:`PassSpec` says what a
-pass sums (the same for every MS of a run); :func:`ms_plan` makes the two into the
-picklable :class:`~almacal.relcal.accumulate.MsPlan` of one MS.
+copy) with its calibrator fields and channel masks; :func:`ms_plan` makes it and
+a :class:`~almacal.relcal.accumulate.PassSpec` (what a pass sums, the same for
+every MS of a run) into the picklable MsPlan of one MS.
 """
 
 from __future__ import annotations
@@ -15,9 +15,7 @@ from typing import Protocol
 import numpy as np
 
 from almacal.msinfo import MsInfo
-from almacal.relcal.accumulate import MAX_BIN_BYTES, BinPlan, MsPlan
-from almacal.relcal.uvgrid import UvGrid
-from almacal.uvrange import UvRange
+from almacal.relcal.accumulate import MsPlan, PassSpec
 from almacal.vischunk import DdSlice, ReadSelection, SpwSlice, VisChunk
 
 
@@ -44,18 +42,6 @@ class Target:
     @property
     def n_cal(self) -> int:
         return int(self.field_index.max()) + 1
-
-
-@dataclass(frozen=True)
-class PassSpec:
-    """What one pass over every MS sums besides the point sums (see MsPlan)."""
-
-    uvrange: UvRange | None = None
-    model_edges: np.ndarray | None = None
-    bins: BinPlan | None = None
-    grid: UvGrid | None = None
-    uv_limits: bool = False
-    max_bin_bytes: int = MAX_BIN_BYTES
 
 
 def _read_range(mask: np.ndarray) -> np.ndarray:
@@ -105,11 +91,6 @@ def ms_plan(target: Target, n_cal: int, spec: PassSpec) -> MsPlan:
         ),
         freq_hz=tuple(info.chan_freq_hz[s.spw][s.chan_first : s.chan_last + 1] for _, s in slices),
         spw_n_chan=tuple(int(info.chan_freq_hz[s.spw].size) for _, s in slices),
-        uvrange=spec.uvrange,
-        model_edges=spec.model_edges,
-        bins=spec.bins,
-        grid=spec.grid,
-        uv_limits=spec.uv_limits,
-        max_bin_bytes=spec.max_bin_bytes,
+        spec=spec,
     )
-    return replace(plan, selection=replace(selection, uvw=plan.needs_uv))
+    return replace(plan, selection=replace(selection, uvw=spec.needs_uv))

@@ -24,11 +24,18 @@ import numpy as np
 from almacal.casatask.log import casalog
 from almacal.constants import C_M_S
 from almacal.msinfo import MsInfo
-from almacal.relcal.accumulate import MAX_BIN_BYTES, BinPlan, MsSums, accumulate, sum_epochs
+from almacal.relcal.accumulate import (
+    MAX_BIN_BYTES,
+    BinPlan,
+    MsSums,
+    PassSpec,
+    accumulate,
+    sum_epochs,
+)
 from almacal.relcal.cuts import CommonUvRange, LineChannels, cut_sums, find_lines
 from almacal.relcal.fluxfit import SUM_W
 from almacal.relcal.params import RelcalFitParams
-from almacal.relcal.plan import PassSpec, Target, ms_plan, read_slices
+from almacal.relcal.plan import Target, ms_plan, read_slices
 from almacal.relcal.posfit import PositionFit, fit_positions
 from almacal.relcal.results import Options, RelcalResult
 from almacal.relcal.selfcal import SelfcalCalls, SelfcalSettings, self_calibrate, selfcal_ms
@@ -290,26 +297,30 @@ class FitSums:
 
 def fit_sums(p: RelcalFitParams, m: Measured) -> FitSums:
     """The point sums, model bins and (u, v) cells of every epoch after the cuts."""
-    n_cal = len(p.fields)
     n_bin = uv_edges_lambda().size - 1 if _needs_bins(p) else None
     deferred = not m.exact and (p.options.uvrange_common or p.options.fitspw_auto)
     if deferred:
-        cut = [cut_sums(e.binned or (), n_cal, m.common_uv, m.lines, n_bin) for e in m.epochs]
-        point, bins = np.stack([c[0] for c in cut]), [c[1] for c in cut]
-    else:
-        point, bins = np.stack([e.point for e in m.epochs]), [e.model_bins for e in m.epochs]
-    model = None if n_bin is None else np.stack([b for b in bins if b is not None])
-    cells = None
-    if m.grid is not None:
-        grid, common = m.grid, m.common_uv if deferred else None
-        cells = [
-            [
-                (c if common is None else c.within(grid, common.lo_lambda, common.hi_lambda)).sums
-                for c in e.cells or ()
-            ]
-            for e in m.epochs
+        sums = [
+            cut_sums(e.binned or (), len(p.fields), m.common_uv, m.lines, n_bin) for e in m.epochs
         ]
-    return FitSums(point, model, cells)
+    else:
+        sums = [(e.point, e.model_bins) for e in m.epochs]
+    point = np.stack([s[0] for s in sums])
+    model = None if n_bin is None else np.stack([s[1] for s in sums if s[1] is not None])
+    return FitSums(point, model, _cells(m, m.common_uv if deferred else None))
+
+
+def _cells(m: Measured, cut: CommonUvRange | None) -> list[list[np.ndarray]] | None:
+    """cells[epoch][cal], within the common range when it is still to be cut."""
+    if m.grid is None:
+        return None
+    out = []
+    for e in m.epochs:
+        cells = e.cells or ()
+        if cut is not None:
+            cells = tuple(c.within(m.grid, cut.lo_lambda, cut.hi_lambda) for c in cells)
+        out.append([c.sums for c in cells])
+    return out
 
 
 def refuse_empty(p: RelcalFitParams, point: np.ndarray) -> None:

@@ -21,9 +21,9 @@ import numpy as np
 
 from almacal.casatask.log import casalog
 from almacal.msinfo import MsInfo
-from almacal.relcal.accumulate import MsSums, accumulate
+from almacal.relcal.accumulate import MsSums, PassSpec, accumulate
 from almacal.relcal.fluxfit import fit_point
-from almacal.relcal.plan import PassSpec, Target, VisReader, ms_plan
+from almacal.relcal.plan import Target, VisReader, ms_plan
 from almacal.relcal.selfcal_plan import SelfcalReport, central_antenna, phase_rms_deg, spw_map
 from almacal.uvrange import UvRange
 
@@ -91,12 +91,8 @@ def selfcal_ms(
 ) -> SelfcalOutcome:
     """Self-calibrate one MS's calibrators in a scratch copy; check(sums) sees the
     copy's first pass (e.g. to refuse fully flagged fields)."""
-    ids = np.flatnonzero(user.field_index >= 0)
-    scratch = calls.scratch_copy(user.info.path, ids.tolist(), user.column, workdir)
-    info = reader.read_info(scratch)
-    names = {user.info.field_names[i]: int(user.field_index[i]) for i in ids}
-    field_index = np.array([names.get(n, -1) for n in info.field_names])
-    target = Target(info, field_index, match_spws(user, info), "DATA")
+    target = _scratch_target(user, reader, calls, workdir)
+    scratch, info, field_index = target.info.path, target.info, target.field_index
     ant = s.refant or _central_antenna_name(info, calls.antennas_with_data(scratch))
     n_cal = len(s.fields)
     sums = _sums(reader, target, n_cal, s.uvrange)
@@ -143,6 +139,18 @@ def selfcal_ms(
             )
         )
     return SelfcalOutcome(target, ant, before, flux[:, 0, 0], rms)
+
+
+def _scratch_target(
+    user: Target, reader: SelfcalReader, calls: SelfcalCalls, workdir: str
+) -> Target:
+    """The calibrators of user copied into a scratch MS (its DATA), matched by name."""
+    ids = np.flatnonzero(user.field_index >= 0)
+    scratch = calls.scratch_copy(user.info.path, ids.tolist(), user.column, workdir)
+    info = reader.read_info(scratch)
+    names = {user.info.field_names[i]: int(user.field_index[i]) for i in ids}
+    field_index = np.array([names.get(n, -1) for n in info.field_names])
+    return Target(info, field_index, match_spws(user, info), "DATA")
 
 
 def _sums(reader: VisReader, target: Target, n_cal: int, uvrange: UvRange | None) -> MsSums:

@@ -195,30 +195,7 @@ class SpwConsistencyResult:
                 100 * d.width_spw.sigma,
             )
         ]
-        c = self.consistency
-        for i, p in enumerate(self.powerlaws):
-            lines.append(
-                "epoch %d %s: alpha = %+.3f +- %.3f (bootstrap %+.3f +%.3f -%.3f), MC sigma_alpha "
-                "%.3f, P(|alpha|>=obs) = %.4f one epoch, %.4f any of %d%s; "
-                "pipeline QA %.2f, fine QA %.2f (%s)"
-                % (
-                    self.fits.epochs[i],
-                    self.fits.dates[i],
-                    p.alpha,
-                    p.alpha_error,
-                    p.alpha_boot,
-                    p.alpha_boot_plus,
-                    p.alpha_boot_minus,
-                    self.epoch_nulls[i].sigma_alpha,
-                    self.p_one[i],
-                    self.p_all[i],
-                    len(self.powerlaws),
-                    "  FLAGGED: frequency-dependent flux error" if self.slope_flagged[i] else "",
-                    c.pipeline_score[i].min(),
-                    c.fine_score[i],
-                    c.verdicts()[i],
-                )
-            )
+        lines += [self._epoch_line(i) for i in range(len(self.powerlaws))]
         s = self.spectral_index_sigma()
         lines.append(
             "Monte Carlo (%d draws): sigma_alpha = %.3f; in-band spectral index error between "
@@ -233,6 +210,31 @@ class SpwConsistencyResult:
         )
         lines.append("QA: %s" % ", ".join("%s=%.2f" % kv for kv in self.qa().items()))
         return lines
+
+    def _epoch_line(self, i: int) -> str:
+        p, c = self.powerlaws[i], self.consistency
+        return (
+            "epoch %d %s: alpha = %+.3f +- %.3f (bootstrap %+.3f +%.3f -%.3f), MC sigma_alpha "
+            "%.3f, P(|alpha|>=obs) = %.4f one epoch, %.4f any of %d%s; "
+            "pipeline QA %.2f, fine QA %.2f (%s)"
+            % (
+                self.fits.epochs[i],
+                self.fits.dates[i],
+                p.alpha,
+                p.alpha_error,
+                p.alpha_boot,
+                p.alpha_boot_plus,
+                p.alpha_boot_minus,
+                self.epoch_nulls[i].sigma_alpha,
+                self.p_one[i],
+                self.p_all[i],
+                len(self.powerlaws),
+                "  FLAGGED: frequency-dependent flux error" if self.slope_flagged[i] else "",
+                c.pipeline_score[i].min(),
+                c.fine_score[i],
+                c.verdicts()[i],
+            )
+        )
 
     def point_table(self):
         """astropy Table, one row per epoch, calibrator and spw."""
