@@ -226,14 +226,13 @@ class _Accumulator:
         self.point[:, pos] += point_sums(per_row, s.group, n_cal)
         self._add_rows(s, per_row[:, SUM_N] > 0)
         k = plan.freq_hz[s.slice_index] / C_M_S  # wavelengths per metre, (chan,)
-        if spec.uv_limits or self.model_bins is not None:
+        if spec.uv_limits:
+            self._add_limits(s, k)
+        if self.model_bins is not None and spec.model_edges is not None:
             q = s.uvdist_m[:, None] * k[None, :]
-            if spec.uv_limits:
-                self._add_limits(s, q)
-            if self.model_bins is not None and spec.model_edges is not None:
-                self.model_bins[:, pos] += bin_sums(
-                    s.v_i, s.valid, s.w_i, q, s.group, n_cal, spec.model_edges
-                )
+            self.model_bins[:, pos] += bin_sums(
+                s.v_i, s.valid, s.w_i, q, s.group, n_cal, spec.model_edges
+            )
             del q
         if self.grid is not None and spec.grid is not None:
             u, v = s.uv_m[0][:, None] * k[None, :], s.uv_m[1][:, None] * k[None, :]
@@ -255,11 +254,19 @@ class _Accumulator:
                     max(self.time_range[j, 1], t.max()),
                 )
 
-    def _add_limits(self, s: _Stokes, q: np.ndarray) -> None:
+    def _add_limits(self, s: _Stokes, k: np.ndarray) -> None:
+        """Shortest and longest uv distance q = |uv| nu / c of the usable points."""
         ok = s.valid & (s.w_i > 0 if s.w_i.ndim == 2 else (s.w_i > 0)[:, None])
-        if ok.any():
-            lo, hi = self.uv_limits
-            self.uv_limits = (min(lo, float(q[ok].min())), max(hi, float(q[ok].max())))
+        if ok.all():
+            # q = d k with d, k > 0: its extremes are those of d times those of k (the
+            # rounded product is monotonic in each factor), without a (row, chan) array
+            q = np.array([s.uvdist_m.min() * k.min(), s.uvdist_m.max() * k.max()])
+        elif ok.any():
+            q = (s.uvdist_m[:, None] * k[None, :])[ok]
+        else:
+            return
+        lo, hi = self.uv_limits
+        self.uv_limits = (min(lo, float(q.min())), max(hi, float(q.max())))
 
     def _bound_bins(self) -> None:
         binners = [b for b in self.binners if b is not None]
