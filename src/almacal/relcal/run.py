@@ -38,7 +38,13 @@ from almacal.relcal.params import RelcalFitParams
 from almacal.relcal.plan import Target, ms_plan, read_slices
 from almacal.relcal.posfit import PositionFit, fit_positions
 from almacal.relcal.results import Options, RelcalResult
-from almacal.relcal.selfcal import SelfcalCalls, SelfcalSettings, self_calibrate, selfcal_ms
+from almacal.relcal.selfcal import (
+    SelfcalCalls,
+    SelfcalOutcome,
+    SelfcalSettings,
+    self_calibrate,
+    selfcal_ms,
+)
 from almacal.relcal.selfcal_plan import SelfcalReport
 from almacal.relcal.uvbins import FINE_PER_DECADE, MODEL_PER_DECADE
 from almacal.relcal.uvgrid import MAX_OFFSET_ARCSEC, UvGrid, uv_grid
@@ -68,7 +74,6 @@ class Measured:
     """
 
     epochs: tuple[MsSums, ...]
-    first_target: Target
     selfcal: SelfcalReport | None = None
     common_uv: CommonUvRange | None = None
     lines: LineChannels | None = None
@@ -97,7 +102,13 @@ def measure(p: RelcalFitParams, reader: MsReader, selfcal: SelfcalCalls | None =
         return _measure_once(p, reader, targets, report, check)
 
 
-def _measure_once(p, reader, targets, report, check) -> Measured:
+def _measure_once(
+    p: RelcalFitParams,
+    reader: MsReader,
+    targets: list[Target],
+    report: SelfcalReport | None,
+    check: bool,
+) -> Measured:
     opt = p.options
     deferred = opt.uvrange_common or opt.fitspw_auto
     grid = _position_grid(p, reader, targets, p.uvrange) if opt.fitposition else None
@@ -115,10 +126,16 @@ def _measure_once(p, reader, targets, report, check) -> Measured:
     epochs = read_epochs(p, reader, targets, spec, check)
     common = _common_uvrange(p, epochs) if opt.uvrange_common else None
     lines = _find_lines(p, epochs, targets[0], common) if opt.fitspw_auto else None
-    return Measured(epochs, targets[0], report, common, lines, grid)
+    return Measured(epochs, report, common, lines, grid)
 
 
-def _measure_twice(p, reader, targets, report, check) -> Measured:
+def _measure_twice(
+    p: RelcalFitParams,
+    reader: MsReader,
+    targets: list[Target],
+    report: SelfcalReport | None,
+    check: bool,
+) -> Measured:
     opt = p.options
     spec = PassSpec(
         uvrange=p.uvrange,
@@ -138,7 +155,7 @@ def _measure_twice(p, reader, targets, report, check) -> Measured:
         grid=grid,
     )
     epochs = read_epochs(p, reader, line_free, spec, False)
-    return Measured(epochs, targets[0], report, common, lines, grid, exact=True)
+    return Measured(epochs, report, common, lines, grid, exact=True)
 
 
 def read_epochs(
@@ -176,7 +193,13 @@ def refuse_fully_flagged(sums: MsSums, p: RelcalFitParams, m: int) -> None:
             )
 
 
-def _self_calibrate(p, targets, reader, calls, workdir) -> tuple[list[Target], SelfcalReport]:
+def _self_calibrate(
+    p: RelcalFitParams,
+    targets: list[Target],
+    reader: MsReader,
+    calls: SelfcalCalls,
+    workdir: str,
+) -> tuple[list[Target], SelfcalReport]:
     opt = p.options
     s = SelfcalSettings(
         fields=p.fields,
@@ -188,7 +211,7 @@ def _self_calibrate(p, targets, reader, calls, workdir) -> tuple[list[Target], S
         combine=opt.combine,
     )
 
-    def one(m: int, t: Target):
+    def one(m: int, t: Target) -> SelfcalOutcome:
         return selfcal_ms(
             t, s, reader, calls, workdir, check=lambda sums: refuse_fully_flagged(sums, p, m)
         )
@@ -225,7 +248,9 @@ def max_uv_lambda(reader: MsReader, target: Target, uvrange: UvRange | None) -> 
     return out
 
 
-def _position_grid(p, reader, targets, uvr) -> UvGrid:
+def _position_grid(
+    p: RelcalFitParams, reader: MsReader, targets: Sequence[Target], uvr: UvRange | None
+) -> UvGrid:
     """One (u, v) grid for every MS, sized by the longest baseline of all of them."""
     q_max = max(max_uv_lambda(reader, t, uvr) for t in targets)
     grid = uv_grid(q_max, len(p.fields))
@@ -262,7 +287,12 @@ def _common_uvrange(p: RelcalFitParams, epochs: Sequence[MsSums]) -> CommonUvRan
     return common
 
 
-def _find_lines(p, epochs, target, common) -> LineChannels:
+def _find_lines(
+    p: RelcalFitParams,
+    epochs: Sequence[MsSums],
+    target: Target,
+    common: CommonUvRange | None,
+) -> LineChannels:
     lines = find_lines([e.binned or () for e in epochs], target, p.fields, common)
     found = lines.channels()
     for name, per_spw in found.items():
@@ -330,7 +360,13 @@ def refuse_empty(p: RelcalFitParams, point: np.ndarray) -> None:
         e, j = empty[0]
         raise ValueError(
             "field %r has no unflagged, finite data within spw=%r, uvrange=%r in epoch %d (%s)"
-            % (p.fields[j], p.call["spw"], p.call["uvrange"], e + 1, ", ".join(p.epochs[e].vis))
+            % (
+                p.fields[j],
+                p.call.get("spw", ""),
+                p.call.get("uvrange", ""),
+                e + 1,
+                ", ".join(p.epochs[e].vis),
+            )
         )
 
 
