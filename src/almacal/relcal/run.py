@@ -97,17 +97,13 @@ def measure(p: RelcalFitParams, reader: MsReader, selfcal: SelfcalCalls | None =
             workdir = stack.enter_context(selfcal.scratch_directory(p.infos[0].path))
             targets, report = _self_calibrate(p, targets, reader, selfcal, workdir)
         check = not p.options.selfcal  # selfcal checked each MS on its first pass
-        if p.options.fitspw_auto and p.options.fitposition:
-            return _measure_twice(p, reader, targets, report, check)
-        return _measure_once(p, reader, targets, report, check)
+        twice = p.options.fitspw_auto and p.options.fitposition
+        m = (_measure_twice if twice else _measure_once)(p, reader, targets, check)
+        return replace(m, selfcal=report)
 
 
 def _measure_once(
-    p: RelcalFitParams,
-    reader: MsReader,
-    targets: list[Target],
-    report: SelfcalReport | None,
-    check: bool,
+    p: RelcalFitParams, reader: MsReader, targets: list[Target], check: bool
 ) -> Measured:
     opt = p.options
     deferred = opt.uvrange_common or opt.fitspw_auto
@@ -126,15 +122,11 @@ def _measure_once(
     epochs = read_epochs(p, reader, targets, spec, check)
     common = _common_uvrange(p, epochs) if opt.uvrange_common else None
     lines = _find_lines(p, epochs, targets[0], common) if opt.fitspw_auto else None
-    return Measured(epochs, report, common, lines, grid)
+    return Measured(epochs, None, common, lines, grid)
 
 
 def _measure_twice(
-    p: RelcalFitParams,
-    reader: MsReader,
-    targets: list[Target],
-    report: SelfcalReport | None,
-    check: bool,
+    p: RelcalFitParams, reader: MsReader, targets: list[Target], check: bool
 ) -> Measured:
     opt = p.options
     spec = PassSpec(
@@ -155,7 +147,7 @@ def _measure_twice(
         grid=grid,
     )
     epochs = read_epochs(p, reader, line_free, spec, False)
-    return Measured(epochs, report, common, lines, grid, exact=True)
+    return Measured(epochs, None, common, lines, grid, exact=True)
 
 
 def read_epochs(
