@@ -91,7 +91,8 @@ class MsPlan:
 class MsSums:
     """The sums of one MS (or of the MSs of an epoch, added).
 
-    point : (n_cal, n_spw, N_SUMS), fluxfit's sums; rows_unflagged : (n_cal,) rows
+    point : (n_cal, n_spw, N_SUMS), fluxfit's sums (zero when the pass kept binned
+    sums: they come from those after the cuts, cuts.cut_sums); rows_unflagged : (n_cal,) rows
     with an unflagged parallel-hand visibility in the read channels;
     time_range : (n_cal, 2) first and last TIME (MJD s) of rows with usable data,
     NaN without; uv_limits : shortest and longest uv distance (wavelengths) of the
@@ -222,9 +223,16 @@ class _Accumulator:
     def add(self, s: _Stokes) -> None:
         plan, spec, n_cal = self.plan, self.spec, self.plan.n_cal
         pos = plan.spw_pos[s.slice_index]
-        per_row = row_sums(s.v_i, s.valid, s.w_i)
-        self.point[:, pos] += point_sums(per_row, s.group, n_cal)
-        self._add_rows(s, per_row[:, SUM_N] > 0)
+        if spec.bins is None:
+            per_row = row_sums(s.v_i, s.valid, s.w_i)
+            self.point[:, pos] += point_sums(per_row, s.group, n_cal)
+            usable = per_row[:, SUM_N] > 0
+        else:  # the point sums come from the bins after the cuts (cuts.cut_sums)
+            if s.w_i.ndim == 1:
+                usable = (s.w_i > 0) & s.valid.any(axis=1)
+            else:
+                usable = (s.valid & (s.w_i > 0)).any(axis=1)
+        self._add_rows(s, usable)
         k = plan.freq_hz[s.slice_index] / C_M_S  # wavelengths per metre, (chan,)
         if spec.uv_limits:
             self._add_limits(s, k)

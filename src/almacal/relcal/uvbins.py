@@ -132,21 +132,32 @@ class ChannelBinner:
         key = self._keys(group, uvdist_m, k_per_m).ravel(order="F")
         size = self.bins.sums[..., 0].size
         out = np.zeros((size, N_BIN_SUMS))
+        abs2 = v_i.real**2
+        abs2 += v_i.imag**2
+        abs2 *= w
         # unused points have weight 0 (no boolean compress: ~2x faster)
         columns = [
             (B_W, w),
             (B_W_RE, w * v_i.real),
             (B_W_IM, w * v_i.imag),
-            (B_W_ABS2, w * (v_i.real**2 + v_i.imag**2)),
+            (B_W_ABS2, abs2),
             (B_N, None if used.all() else used.astype(float)),
         ]
-        if self.bins.per_decade:
+        if self.bins.per_decade and self.per_channel:
+            # sum(w q) = (nu / c) sum(w d) in each channel: the factor goes on the sums
+            columns.append((B_W_Q, w * uvdist_m[:, None]))
+        elif self.bins.per_decade:
             columns.append((B_W_Q, w * uvdist_m[:, None] * k_per_m[None, :]))
         for col, weights in columns:
             # F order: the Stokes I arrays are views of casatools' (corr, chan, row) cells
             flat = None if weights is None else weights.ravel(order="F")
             out[:, col] = np.bincount(key, weights=flat, minlength=size)
-        self.bins.sums[...] += out.reshape(self.bins.sums.shape)
+        sums = out.reshape(self.bins.sums.shape)
+        if self.bins.per_decade and self.per_channel:
+            k = np.zeros(self.n_chan)
+            k[self.chan_first : self.chan_first + k_per_m.size] = k_per_m
+            sums[..., B_W_Q] *= k[None, :, None]
+        self.bins.sums[...] += sums
 
     def _keys(self, group: np.ndarray, uvdist_m: np.ndarray, k_per_m: np.ndarray) -> np.ndarray:
         """(row, chan) index of each point's (calibrator, channel, bin) in the flattened sums;
