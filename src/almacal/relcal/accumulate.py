@@ -25,9 +25,19 @@ from almacal.relcal.uvmodel import N_BIN_SUMS, bin_sums
 from almacal.uvrange import UvRange
 from almacal.vischunk import ReadSelection, VisChunk
 
-MAX_BIN_BYTES = 256 * 2**20
-"""Finely binned per-channel sums of all MSs of a run together (uvrange='common' with
-fitspw='auto'): beyond it the bins of each MS are merged (uvbins.MERGE)."""
+MAX_BIN_BYTES = 96 * 2**20
+"""Binned per-channel sums of one MS (uvrange='common' with fitspw='auto'), so that an
+MS's sums stay small enough to send between processes; beyond it the bins are
+merged (uvbins.MERGE)."""
+
+MAX_RUN_BIN_BYTES = 2**30
+"""The same for all MSs of a run together (every epoch's sums are kept until the
+cuts are known)."""
+
+
+def max_bin_bytes(n_ms: int) -> int:
+    """The binned sums allowed per MS when a run reads n_ms MSs."""
+    return min(MAX_BIN_BYTES, MAX_RUN_BIN_BYTES // max(n_ms, 1))
 
 
 @dataclass(frozen=True)
@@ -196,6 +206,13 @@ def stokes_of(chunk: VisChunk, plan: MsPlan) -> _Stokes:
     )
 
 
+def _usable_rows(s: _Stokes) -> np.ndarray:
+    """(row,) rows with a valid, positively weighted visibility."""
+    if s.w_i.ndim == 1:
+        return np.asarray((s.w_i > 0) & s.valid.any(axis=1))
+    return np.asarray((s.valid & (s.w_i > 0)).any(axis=1))
+
+
 class _Accumulator:
     """The running sums of one MS pass."""
 
@@ -226,13 +243,9 @@ class _Accumulator:
         if spec.bins is None:
             per_row = row_sums(s.v_i, s.valid, s.w_i)
             self.point[:, pos] += point_sums(per_row, s.group, n_cal)
-            usable = per_row[:, SUM_N] > 0
+            self._add_rows(s, per_row[:, SUM_N] > 0)
         else:  # the point sums come from the bins after the cuts (cuts.cut_sums)
-            if s.w_i.ndim == 1:
-                usable = (s.w_i > 0) & s.valid.any(axis=1)
-            else:
-                usable = (s.valid & (s.w_i > 0)).any(axis=1)
-        self._add_rows(s, usable)
+            self._add_rows(s, _usable_rows(s))
         k = plan.freq_hz[s.slice_index] / C_M_S  # wavelengths per metre, (chan,)
         if spec.uv_limits:
             self._add_limits(s, k)

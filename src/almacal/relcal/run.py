@@ -25,11 +25,11 @@ from almacal.casatask.log import casalog
 from almacal.constants import C_M_S
 from almacal.msinfo import MsInfo
 from almacal.relcal.accumulate import (
-    MAX_BIN_BYTES,
     BinPlan,
     MsSums,
     PassSpec,
     accumulate,
+    max_bin_bytes,
     sum_epochs,
 )
 from almacal.relcal.cuts import CommonUvRange, LineChannels, cut_sums, find_lines
@@ -117,7 +117,7 @@ def _measure_once(
         bins=BinPlan(per_decade, opt.fitspw_auto) if deferred else None,
         grid=grid,
         uv_limits=opt.uvrange_common,
-        max_bin_bytes=MAX_BIN_BYTES // len(targets),
+        max_bin_bytes=max_bin_bytes(len(targets)),
     )
     epochs = read_epochs(p, reader, targets, spec, check)
     common = _common_uvrange(p, epochs) if opt.uvrange_common else None
@@ -133,7 +133,7 @@ def _measure_twice(
         uvrange=p.uvrange,
         bins=BinPlan(FINE_PER_DECADE if opt.uvrange_common else 0, True),
         uv_limits=opt.uvrange_common,
-        max_bin_bytes=MAX_BIN_BYTES // len(targets),
+        max_bin_bytes=max_bin_bytes(len(targets)),
     )
     first = read_epochs(p, reader, targets, spec, check)
     common = _common_uvrange(p, first) if opt.uvrange_common else None
