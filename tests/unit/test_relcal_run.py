@@ -217,3 +217,23 @@ def test_selfcal_rounds_on_scratch_copies(point_epochs, tmp_path):
     # the user's MSs are not read: 1 + 3 refits and the fit itself per scratch copy
     assert all(reader.passes[p] == 0 for p in vis)
     assert sorted(reader.passes.values()) == [5] * 4
+
+
+def test_an_epoch_of_two_mss_adds_their_binned_sums(point_epochs, tmp_path):
+    """groupby='day': a copy of epoch 1 on the same day doubles its data; with the
+    cuts made after the pass the fluxes stay, their weight sigma drops by sqrt(2)."""
+    twin_path = tmp_path / "twin.ms"
+    twin_path.mkdir()
+    (twin_path / "table.dat").write_bytes(b"")
+    first = point_epochs[0]
+    twin = dataclasses.replace(first, info=dataclasses.replace(first.info, path=str(twin_path)))
+    opts = {"uvrange": "common", "fitspw": "auto", "groupby": "day"}
+    alone, _ = _run(point_epochs, **opts)
+    day, reader = _run([*point_epochs, twin], **opts)
+    assert sorted(day["vis"][0]) == sorted([first.info.path, str(twin_path)])
+    np.testing.assert_allclose(day["flux"], alone["flux"], rtol=1e-10)
+    np.testing.assert_allclose(
+        np.array(day["flux_sigma_weights"])[0], np.array(alone["flux_sigma_weights"])[0] / 2**0.5
+    )
+    assert day["uvrange_klambda"] == alone["uvrange_klambda"]
+    assert set(reader.passes.values()) == {1}
