@@ -102,8 +102,9 @@ class MsSums:
     """The sums of one MS (or of the MSs of an epoch, added).
 
     point : (n_cal, n_spw, N_SUMS), fluxfit's sums (zero when the pass kept binned
-    sums: they come from those after the cuts, cuts.cut_sums); rows_unflagged : (n_cal,) rows
-    with an unflagged parallel-hand visibility in the read channels;
+    sums: the point sums then come from them, after the cuts, cuts.cut_sums);
+    rows_unflagged : (n_cal,) rows with an unflagged parallel-hand visibility in the
+    read channels;
     time_range : (n_cal, 2) first and last TIME (MJD s) of rows with usable data,
     NaN without; uv_limits : shortest and longest uv distance (wavelengths) of the
     usable data; model_bins : (n_cal, n_spw, n_bin, N_BIN_SUMS); binned : per spw
@@ -179,7 +180,7 @@ class _Stokes:
     any_unflagged: np.ndarray  # (row,) bool
 
 
-def stokes_of(chunk: VisChunk, plan: MsPlan) -> _Stokes:
+def _stokes_of(chunk: VisChunk, plan: MsPlan) -> _Stokes:
     """Stokes I of a chunk with the plan's channel selection and uv range as flags."""
     k = chunk.spw_index
     chan_ok, freq = plan.chan_ok[k], plan.freq_hz[k]
@@ -320,7 +321,7 @@ def accumulate(chunks: Iterable[VisChunk], plan: MsPlan) -> MsSums:
     """
     acc = _Accumulator(plan)
     for chunk in chunks:
-        s = stokes_of(chunk, plan)
+        s = _stokes_of(chunk, plan)
         del chunk  # the raw columns go before the reductions allocate
         acc.add(s)
         del s
