@@ -129,11 +129,10 @@ class ChannelBinner:
         used = w > 0
         if not used.any():
             return
-        key = self._keys(group, uvdist_m, k_per_m).ravel(order="F")
-        size = self.bins.sums[..., 0].size
-        out = np.zeros((size, N_BIN_SUMS))
-        abs2 = v_i.real**2
-        abs2 += v_i.imag**2
+        key, k0, span = self._keys(group, uvdist_m, k_per_m)
+        key = key.ravel(order="F")
+        abs2 = np.abs(v_i)  # |v|^2 by hypot and a square: 2x faster than re^2 + im^2
+        abs2 *= abs2
         abs2 *= w
         # unused points have weight 0 (no boolean compress: ~2x faster)
         columns = [
@@ -148,38 +147,53 @@ class ChannelBinner:
             columns.append((B_W_Q, w * uvdist_m[:, None]))
         elif self.bins.per_decade:
             columns.append((B_W_Q, w * uvdist_m[:, None] * k_per_m[None, :]))
+        # only the span of keys this chunk touches (one calibrator's scans, a few bins)
+        flat_sums = self.bins.sums.reshape(-1, N_BIN_SUMS)[k0 : k0 + span]
         for col, weights in columns:
             # F order: the Stokes I arrays are views of casatools' (corr, chan, row) cells
             flat = None if weights is None else weights.ravel(order="F")
-            out[:, col] = np.bincount(key, weights=flat, minlength=size)
-        sums = out.reshape(self.bins.sums.shape)
-        if self.bins.per_decade and self.per_channel:
-            k = np.zeros(self.n_chan)
-            k[self.chan_first : self.chan_first + k_per_m.size] = k_per_m
-            sums[..., B_W_Q] *= k[None, :, None]
-        self.bins.sums[...] += sums
+            summed = np.bincount(key, weights=flat, minlength=span)
+            if col == B_W_Q and self.per_channel:
+                summed *= self._k_of_keys(k_per_m, k0, span)
+            flat_sums[:, col] += summed
 
-    def _keys(self, group: np.ndarray, uvdist_m: np.ndarray, k_per_m: np.ndarray) -> np.ndarray:
-        """(row, chan) index of each point's (calibrator, channel, bin) in the flattened sums;
-        grows the bins to hold them. A point's bin floor(pd log10(d k)) is computed as
-        a_row + b_chan + carry from the integer and fractional parts of pd log10 d and
-        pd log10 k: one broadcast add and compare instead of a log per point."""
+    def _k_of_keys(self, k_per_m: np.ndarray, k0: int, span: int) -> np.ndarray:
+        """nu / c of the channel of each flattened index k0 ... k0 + span - 1."""
+        k = np.zeros(self.n_chan)
+        k[self.chan_first : self.chan_first + k_per_m.size] = k_per_m
+        return k[(k0 + np.arange(span)) // self.bins.sums.shape[2] % self.n_chan]
+
+    def _keys(
+        self, group: np.ndarray, uvdist_m: np.ndarray, k_per_m: np.ndarray
+    ) -> tuple[np.ndarray, int, int]:
+        """(row, chan) index of each point's (calibrator, channel, bin) in the flattened
+        sums, less k0, and k0 and the span of the indices; grows the bins to hold them.
+        A point's bin floor(pd log10(d k)) is computed as a_row + b_chan + carry from
+        the integer and fractional parts of pd log10 d and pd log10 k: one broadcast
+        add and compare instead of a log per point."""
         pd, n_chan = self.bins.per_decade, k_per_m.size
         chan = np.zeros(n_chan, np.int64)
         if self.per_channel:
             chan = self.chan_first + np.arange(n_chan)
         if pd == 0:
             self._grow(0, 0)
-            return np.add((group * self.n_chan)[:, None], chan[None, :], order="F")
-        log_d = pd * np.log10(np.maximum(uvdist_m, _MIN_UVDIST_M))
-        log_k = pd * np.log10(k_per_m)
-        a, b = np.floor(log_d), np.floor(log_k)
-        self._grow(int(a.min() + b.min()), int(a.max() + b.max()) + 1)
-        n_bin, first = self.bins.sums.shape[2], self.bins.first
-        row = (group * self.n_chan * n_bin + a.astype(np.int64) - first)[:, None]
-        key = np.add(row, (chan * n_bin + b.astype(np.int64))[None, :], order="F")
-        key += (log_d - a)[:, None] >= (1.0 - (log_k - b))[None, :]
-        return key
+            row, col = group * self.n_chan, chan
+            carry = None
+        else:
+            log_d = pd * np.log10(np.maximum(uvdist_m, _MIN_UVDIST_M))
+            log_k = pd * np.log10(k_per_m)
+            a, b = np.floor(log_d), np.floor(log_k)
+            self._grow(int(a.min() + b.min()), int(a.max() + b.max()) + 1)
+            n_bin, first = self.bins.sums.shape[2], self.bins.first
+            row = group * self.n_chan * n_bin + a.astype(np.int64) - first
+            col = chan * n_bin + b.astype(np.int64)
+            carry = ((log_d - a)[:, None], (1.0 - (log_k - b))[None, :])
+        k0 = int(row.min() + col.min())
+        span = int(row.max() + col.max()) + (carry is not None) - k0 + 1
+        key = np.add((row - k0)[:, None], col[None, :], order="F")
+        if carry is not None:
+            key += carry[0] >= carry[1]
+        return key, k0, span
 
     def _grow(self, lo: int, hi: int) -> None:
         """Bins first..last cover absolute bins lo..hi."""
