@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -31,6 +32,8 @@ MERGE = 5
 
 MODEL_FIRST_BIN = 80
 """uvmodel.uv_edges_lambda starts at 100 lambda = 10^(80 / 40)."""
+
+Layout = Literal["C", "F"]
 
 _MIN_UVDIST_M = 1e-3  # a zero-length projected baseline would have log10(q) = -inf
 
@@ -129,8 +132,10 @@ class ChannelBinner:
         used = w > 0
         if not used.any():
             return
-        key, k0, span = self._keys(group, uvdist_m, k_per_m)
-        key = key.ravel(order="F")
+        # every (row, chan) array is flattened in v_i's memory order: no copies
+        order: Layout = "F" if v_i.flags.f_contiguous and not v_i.flags.c_contiguous else "C"
+        key, k0, span = self._keys(group, uvdist_m, k_per_m, order)
+        key = key.ravel(order=order)
         abs2 = np.abs(v_i)  # |v|^2 by hypot and a square: 2x faster than re^2 + im^2
         abs2 *= abs2
         abs2 *= w
@@ -150,8 +155,7 @@ class ChannelBinner:
         # only the span of keys this chunk touches (one calibrator's scans, a few bins)
         flat_sums = self.bins.sums.reshape(-1, N_BIN_SUMS)[k0 : k0 + span]
         for col, weights in columns:
-            # F order: the Stokes I arrays are views of casatools' (corr, chan, row) cells
-            flat = None if weights is None else weights.ravel(order="F")
+            flat = None if weights is None else weights.ravel(order=order)
             summed = np.bincount(key, weights=flat, minlength=span)
             if col == B_W_Q and self.per_channel:
                 summed *= self._k_of_keys(k_per_m, k0, span)
@@ -164,7 +168,7 @@ class ChannelBinner:
         return k[(k0 + np.arange(span)) // self.bins.sums.shape[2] % self.n_chan]
 
     def _keys(
-        self, group: np.ndarray, uvdist_m: np.ndarray, k_per_m: np.ndarray
+        self, group: np.ndarray, uvdist_m: np.ndarray, k_per_m: np.ndarray, order: Layout
     ) -> tuple[np.ndarray, int, int]:
         """(row, chan) index of each point's (calibrator, channel, bin) in the flattened
         sums, less k0, and k0 and the span of the indices; grows the bins to hold them.
@@ -190,7 +194,7 @@ class ChannelBinner:
             carry = ((log_d - a)[:, None], (1.0 - (log_k - b))[None, :])
         k0 = int(row.min() + col.min())
         span = int(row.max() + col.max()) + (carry is not None) - k0 + 1
-        key = np.add((row - k0)[:, None], col[None, :], order="F")
+        key = np.add((row - k0)[:, None], col[None, :], order=order)
         if carry is not None:
             key += carry[0] >= carry[1]
         return key, k0, span
