@@ -1,7 +1,9 @@
 """Synthetic measurement sets in memory and a reader over them, for relcal's core.
 
-Each FakeMs holds the main-table columns relcal_fit reads, in casatools' layout
-((corr, chan, row) cells), for calibrator fields of known flux: per epoch a flux
+Each FakeMs holds the main-table columns relcal_fit reads as casatools shapes them
+((corr, chan, row) cells; C-ordered here where casatools' are Fortran-ordered, so
+the unit tests see the other memory order than the CASA tests), for calibrator
+fields of known flux: per epoch a flux
 scale g, per calibrator a flux S (optionally a Gaussian envelope and a line in one
 channel), XX/YY with complex noise sigma per part and exact weights 1/sigma^2.
 FakeReader implements relcal.run.MsReader over them and counts the visibility
