@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-C_M_S = 299_792_458.0
+from almacal.constants import C_M_S
+
 _UNITS = {
     "m": (1.0, False),
     "km": (1e3, False),

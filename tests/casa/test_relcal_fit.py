@@ -184,7 +184,7 @@ def test_bad_input_names_parameter(epoch_copies, tmp_path, kwargs, error, match)
     assert sorted(os.listdir(tmp_path)) == listing
 
 
-def test_all_flagged_field_is_refused_before_reading(epoch_copies, tmp_path):
+def test_all_flagged_field_is_refused(epoch_copies, tmp_path):
     import casatools
 
     from almacal import relcal_fit

@@ -357,24 +357,32 @@ def test_fitposition_recovers_offsets_and_total_flux(offset_set, tmp_path):
 def test_one_pass_sums_equal_the_point_sums(offset_set):
     """fitposition reads point, bin and grid sums in one pass; the point sums are the
     ones the default (fitposition=False) path has always used, bit for bit."""
-    from almacal.io import ms as ms_io
+    from almacal.io.ms import CasaMs
+    from almacal.relcal.accumulate import accumulate
+    from almacal.relcal.plan import PassSpec, Target, ms_plan
+    from almacal.relcal.run import max_uv_lambda
     from almacal.relcal.uvgrid import G_N, uv_grid
     from almacal.relcal.uvmodel import uv_edges_lambda
 
-    info = ms_io.read_info(offset_set.paths[0])
+    ms = CasaMs()
+    info = ms.read_info(offset_set.paths[0])
     index = np.full(len(info.field_names), -1)
     for j, c in enumerate(CALS):
         index[info.field_ids(c)] = j
-    ch = ms_io.select_channels(info, "")
-    col = info.datacolumn("auto")
-    q_max = ms_io.read_max_uv_lambda(info, index, ch, None)
+    target = Target(info, index, ms.select_channels(info, ""), info.datacolumn("auto"))
+    q_max = max_uv_lambda(ms, target, None)
     assert 45e3 < q_max < 60e3  # ACA: ~48 m at 351 GHz
-    point, binned, grid = ms_io.read_fit_sums(
-        info, index, 4, ch, col, None, uv_edges_lambda(), uv_grid(q_max, 4)
-    )
+
+    def one_pass(spec):
+        plan = ms_plan(target, 4, spec)
+        return accumulate(ms.chunks(plan.selection), plan)
+
+    both = one_pass(PassSpec(model_edges=uv_edges_lambda(), grid=uv_grid(q_max, 4)))
     # the extra sums in the same pass change neither the point nor the bin sums
-    assert np.array_equal(point, ms_io.read_point_sums(info, index, 4, ch, col, None))
-    alone = ms_io.read_fit_sums(info, index, 4, ch, col, None, uv_edges_lambda())[1]
-    assert np.array_equal(binned, alone)
+    assert np.array_equal(both.point, one_pass(PassSpec()).point)
+    alone = one_pass(PassSpec(model_edges=uv_edges_lambda())).model_bins
+    assert np.array_equal(both.model_bins, alone)
     # every unflagged visibility lands in one cell
-    np.testing.assert_array_equal(grid[..., G_N].sum(axis=1), point[..., 3].sum(axis=1))
+    np.testing.assert_array_equal(
+        [c.sums[:, G_N].sum() for c in both.cells], both.point[..., 3].sum(axis=1)
+    )

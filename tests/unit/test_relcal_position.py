@@ -140,7 +140,7 @@ def test_zero_offset_is_consistent_with_zero():
     # six offsets in units of their sigma: all within 4 sigma of zero
     assert np.all(np.abs(z) < 4), z
     assert np.all(np.abs(r.fit.total - 0.5) < 5 * r.fit.total_sigma)
-    rec = r.record()
+    rec = r.to_record()
     assert np.array(rec["model_dra_arcsec"]).shape == (3, 1)
     assert rec["model_position_limit_arcsec"] == MAX_OFFSET_ARCSEC
 

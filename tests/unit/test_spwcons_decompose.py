@@ -134,12 +134,12 @@ def test_sigma_spw_error_is_finite_when_the_estimate_is_zero():
     # a negative variance estimate (sigma_spw = 0): the error is the 1-sigma upper value
     zero = replace(dec, sigma_spw_var=-1e-6, sigma_spw_var_error=4e-6)
     assert zero.sigma_spw == 0.0 and zero.sigma_spw_error == pytest.approx(2e-3)
-    assert zero.record()["sigma_spw"]["error_minus"] == 0.0
+    assert zero.to_record()["sigma_spw"]["error_minus"] == 0.0
     # well measured (variance 10 sigma above 0): the delta-method error var_err / (2 sigma)
     # to the ~1/20 that sqrt's curvature adds over +-1 sigma of the variance
     good = replace(dec, sigma_spw_var=6.4e-5, sigma_spw_var_error=6.4e-6)
     assert good.sigma_spw_error == pytest.approx(6.4e-6 / (2 * 0.008), rel=0.05)
-    rec = good.record()["sigma_spw"]
+    rec = good.to_record()["sigma_spw"]
     assert rec["error_minus"] > rec["error_plus"] > 0  # sqrt is concave: the low side is longer
 
 

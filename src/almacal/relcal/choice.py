@@ -38,7 +38,7 @@ class CalibratorChoice:
     lightcurve: np.ndarray
     family: tuple[str, ...]
 
-    def record(self) -> dict:
+    def to_record(self) -> dict:
         return {
             "dropped": self.dropped.tolist(),
             "exclusions": [dict(e) for e in self.exclusions],
@@ -133,7 +133,6 @@ def choose_calibrators(
     largest whose MCF scatter is consistent with its sigmas (chi^2 probability
     >= FAMILY_P_MIN), or else the one with the smallest reduced chi^2.
     """
-    n_ep, n_cal = flux.shape
     have = np.isfinite(flux) & np.isfinite(sigma)
     reasons = [
         {"epoch": i + 1, "field": fields[j], "reason": "exclude (user)"}
@@ -141,40 +140,14 @@ def choose_calibrators(
     ]
     used = ~excluded & have
     dropped = np.zeros_like(used)
-    while rejectsigma > 0:
-        dev, rel_sigma = _deviations(flux, sigma, used, dropped)
-        if not np.isfinite(dev).any():
-            break
-        scale = 1.4826 * np.nanmedian(np.abs(dev))
-        z = np.abs(dev) / np.maximum(scale, rel_sigma)
-        worst = np.unravel_index(np.nanargmax(z), z.shape)
-        if not z[worst] > rejectsigma:
-            break
-        i, j = int(worst[0]), int(worst[1])
-        used[i, j], dropped[i, j] = False, True
-        reasons.append(
-            {
-                "epoch": i + 1,
-                "field": fields[j],
-                "reason": "MCF outlier: %+.2f %% from the other calibrators of its epoch "
-                "(%.1f sigma > rejectsigma %g)" % (100 * dev[worst], z[worst], rejectsigma),
-            }
-        )
+    if rejectsigma > 0:
+        reasons += _reject_outliers(flux, sigma, used, dropped, fields, rejectsigma)
     mcf, mcf_sigma = _mcf(flux, sigma, dropped)
     family = tuple(fields)
     if minfamily > 0:
         keep = _best_family(mcf, mcf_sigma, used, minfamily)
         family = tuple(fields[j] for j in keep)
-        for j in sorted(set(range(n_cal)) - set(keep)):
-            for e in np.flatnonzero(used[:, j]):
-                reasons.append(
-                    {
-                        "epoch": int(e) + 1,
-                        "field": fields[j],
-                        "reason": "not in the best-agreeing family (%s)" % ",".join(family),
-                    }
-                )
-            used[:, j] = False
+        reasons += _leave_out_of_family(used, keep, fields, family)
     z2, _ = _chi2(mcf, mcf_sigma, used)
     n_j = used.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -188,6 +161,46 @@ def choose_calibrators(
         lightcurve=light,
         family=family,
     )
+
+
+def _reject_outliers(flux, sigma, used, dropped, fields, rejectsigma) -> list[dict]:
+    """Drop the worst pair (in used and dropped, in place) while it is an outlier."""
+    reasons: list[dict] = []
+    while True:
+        dev, rel_sigma = _deviations(flux, sigma, used, dropped)
+        if not np.isfinite(dev).any():
+            return reasons
+        scale = 1.4826 * np.nanmedian(np.abs(dev))
+        z = np.abs(dev) / np.maximum(scale, rel_sigma)
+        worst = np.unravel_index(np.nanargmax(z), z.shape)
+        if not z[worst] > rejectsigma:
+            return reasons
+        i, j = int(worst[0]), int(worst[1])
+        used[i, j], dropped[i, j] = False, True
+        reasons.append(
+            {
+                "epoch": i + 1,
+                "field": fields[j],
+                "reason": "MCF outlier: %+.2f %% from the other calibrators of its epoch "
+                "(%.1f sigma > rejectsigma %g)" % (100 * dev[worst], z[worst], rejectsigma),
+            }
+        )
+
+
+def _leave_out_of_family(used, keep, fields, family) -> list[dict]:
+    """Calibrators outside the family leave every epoch (used changed in place)."""
+    reasons: list[dict] = []
+    for j in sorted(set(range(used.shape[1])) - set(keep)):
+        for e in np.flatnonzero(used[:, j]):
+            reasons.append(
+                {
+                    "epoch": int(e) + 1,
+                    "field": fields[j],
+                    "reason": "not in the best-agreeing family (%s)" % ",".join(family),
+                }
+            )
+        used[:, j] = False
+    return reasons
 
 
 def _best_family(mcf, mcf_sigma, used, minfamily) -> tuple[int, ...]:

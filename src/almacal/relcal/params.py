@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
 import numpy as np
 
-from almacal.casatask.checks import check_outfile, split_names
+from almacal.casatask.checks import check_outfile, check_vis, split_names
 from almacal.msinfo import MsInfo
+from almacal.relcal.plan import Target
 from almacal.relcal.results import Epoch, output_paths
 from almacal.relcal.selfcal_plan import DEFAULT_SOLINTS, parse_solints
 from almacal.uvrange import UvRange, parse_uvrange
+
+
+class ParamsReader(Protocol):
+    """The MS reads relcal_fit's checks need (almacal.io.ms.CasaMs)."""
+
+    def read_info(self, path: str) -> MsInfo: ...
+
+    def select_channels(self, info: MsInfo, spw: str) -> dict[int, np.ndarray]: ...
 
 
 @dataclass(frozen=True)
@@ -28,6 +38,7 @@ class RelcalFitParams:
     outfile: str
     overwrite: bool
     options: FitOptions = field(default_factory=lambda: FitOptions())
+    call: dict = field(default_factory=dict)  # the task's arguments, for the record
 
     @property
     def spws(self) -> tuple[int, ...]:
@@ -36,6 +47,28 @@ class RelcalFitParams:
     def spw_freq_hz(self) -> tuple[float, ...]:
         info, ch = self.infos[0], self.channels[0]
         return tuple(float(info.chan_freq_hz[s][m].mean()) for s, m in ch.items())
+
+    def targets(self) -> tuple[Target, ...]:
+        """The user's MSs as relcal_fit reads them."""
+        return tuple(
+            Target(info, self.field_index[m], self.channels[m], self.columns[m])
+            for m, info in enumerate(self.infos)
+        )
+
+    @classmethod
+    def from_task_args(cls, args: dict[str, Any], reader: ParamsReader) -> RelcalFitParams:
+        """relcal_fit's arguments (the XML parameters) checked; the MSs' metadata read."""
+        paths = check_vis(args["vis"])
+        options = FitOptions.from_task_args(**{k: args[k] for k in _OPTION_ARGS})
+        infos = [reader.read_info(p) for p in paths]
+        p = cls.build(
+            infos=infos,
+            channels=[reader.select_channels(i, args["spw"]) for i in infos],
+            **{k: args[k] for k in _BUILD_ARGS},
+            options=options,
+        )
+        # relcal_fit writes nothing to the MSs: the record keeps the call
+        return replace(p, call=dict(args) | {"vis": list(paths)})
 
     @classmethod
     def build(
@@ -53,29 +86,12 @@ class RelcalFitParams:
         overwrite: bool,
         options: FitOptions | None = None,
     ) -> RelcalFitParams:
-        fields = split_names(field)
-        if not fields:
-            raise ValueError("field must name the stable calibrators, got an empty list")
-        if len(set(fields)) != len(fields):
-            raise ValueError(f"field lists a calibrator twice: {list(fields)}")
+        fields = _check_fields(field)
         order = np.argsort([i.start_mjd_s for i in infos], kind="stable")
         infos = [infos[i] for i in order]
         channels = [channels[i] for i in order]
-        spw_sets = {tuple(c) for c in channels}
-        if len(spw_sets) > 1:
-            raise ValueError(
-                "spw selects different spectral windows in different MSs: "
-                + "; ".join(f"{i.path}: {list(c)}" for i, c in zip(infos, channels, strict=True))
-            )
-        for info, chans in zip(infos, channels, strict=True):
-            for dd in np.flatnonzero(np.isin(info.ddid_spw, list(chans))):
-                info.parallel_hands(int(info.ddid_pol[dd]))  # ValueError now, not mid-read
-        field_index = []
-        for info in infos:
-            idx = np.full(len(info.field_names), -1)
-            for j, name in enumerate(fields):
-                idx[info.field_ids(name)] = j
-            field_index.append(idx)
+        _check_spws(infos, channels)
+        field_index = tuple(_field_index(info, fields) for info in infos)
         columns = tuple(i.datacolumn(datacolumn) for i in infos)
         options = options or FitOptions()
         if options.minfamily > len(fields):
@@ -91,7 +107,7 @@ class RelcalFitParams:
         return cls(
             infos=tuple(infos),
             fields=fields,
-            field_index=tuple(field_index),
+            field_index=field_index,
             channels=tuple(channels),
             columns=columns,
             uvrange=None if options.uvrange_common else parse_uvrange(uvrange),
@@ -103,6 +119,61 @@ class RelcalFitParams:
             overwrite=overwrite,
             options=options,
         )
+
+
+_OPTION_ARGS = (
+    "uvrange",
+    "selfcal",
+    "solint",
+    "refant",
+    "gaintype",
+    "minsnr",
+    "combine",
+    "rejectsigma",
+    "minfamily",
+    "fitspw",
+    "model",
+    "modelcheck",
+    "fitposition",
+)
+_BUILD_ARGS = (
+    "field",
+    "datacolumn",
+    "uvrange",
+    "perspw",
+    "groupby",
+    "exclude",
+    "outfile",
+    "overwrite",
+)
+
+
+def _check_fields(field: list[str]) -> tuple[str, ...]:
+    fields = split_names(field)
+    if not fields:
+        raise ValueError("field must name the stable calibrators, got an empty list")
+    if len(set(fields)) != len(fields):
+        raise ValueError(f"field lists a calibrator twice: {list(fields)}")
+    return fields
+
+
+def _check_spws(infos: list[MsInfo], channels: list[dict[int, np.ndarray]]) -> None:
+    """The same spws in every MS, each with a polarization setup relcal_fit can read."""
+    if len({tuple(c) for c in channels}) > 1:
+        raise ValueError(
+            "spw selects different spectral windows in different MSs: "
+            + "; ".join(f"{i.path}: {list(c)}" for i, c in zip(infos, channels, strict=True))
+        )
+    for info, chans in zip(infos, channels, strict=True):
+        for dd in np.flatnonzero(np.isin(info.ddid_spw, list(chans))):
+            info.parallel_hands(int(info.ddid_pol[dd]))  # ValueError now, not mid-read
+
+
+def _field_index(info: MsInfo, fields: tuple[str, ...]) -> np.ndarray:
+    idx = np.full(len(info.field_names), -1)
+    for j, name in enumerate(fields):
+        idx[info.field_ids(name)] = j
+    return idx
 
 
 @dataclass(frozen=True)

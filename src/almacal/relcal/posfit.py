@@ -51,8 +51,8 @@ class PositionFit:
     at_limit: np.ndarray  # (n_epoch, n_cal) bool: offset on the grid's limit
     grid: UvGrid
 
-    def record(self) -> dict:
-        return self.fit.record() | {
+    def to_record(self) -> dict:
+        return self.fit.to_record() | {
             "model_dra_arcsec": self.dra_arcsec.tolist(),
             "model_ddec_arcsec": self.ddec_arcsec.tolist(),
             "model_dra_sigma_arcsec": self.dra_sigma_arcsec.tolist(),
@@ -86,12 +86,13 @@ def _start_offset(
     return float(trial[i] / ARCSEC), float(trial[j] / ARCSEC)
 
 
+_N_PARAMS = {"point": 3, "gaussian": 4, "point+gaussian": 5}
+
+
 def fit_positions(cells: Sequence[Sequence[np.ndarray]], grid: UvGrid, model: str) -> PositionFit:
     """cells[epoch][cal] : (k, N_GRID_SUMS) sums of the occupied cells (uvgrid.occupied_cells);
     model : 'point', 'gaussian' or 'point+gaussian'. NaN where a pair has too few
     cells or the fit fails."""
-    from scipy.optimize import least_squares
-
     shape = (len(cells), len(cells[0]))
     keys = ("t", "tsw", "chi", "p", "g", "fwhm", "l", "m", "ls", "ms")
     out = {k: np.full(shape, np.nan) for k in keys}
@@ -101,58 +102,16 @@ def fit_positions(cells: Sequence[Sequence[np.ndarray]], grid: UvGrid, model: st
     for idx in np.ndindex(*shape):
         s = cells[idx[0]][idx[1]]
         s = s[s[:, G_W] > 0]
-        n_par = {"point": 3, "gaussian": 4}.get(model, 5)
-        if s.shape[0] < n_par:
+        if s.shape[0] < _N_PARAMS[model]:
             continue
-        w = s[:, G_W]
-        u, v = s[:, G_W_U] / w, s[:, G_W_V] / w
-        y = (s[:, G_W_RE] + 1j * s[:, G_W_IM]) / w
-        q = np.hypot(u, v)
-        sw = np.sqrt(w)
-        l0, m0 = _start_offset(s[:, G_W_RE], s[:, G_W_IM], u, v, lim)
-        ph0 = np.exp(-2j * np.pi * (u * l0 + v * m0) * ARCSEC)
-        a0 = float((w * (y * ph0).real).sum() / w.sum())
-
-        def resid(x, u=u, v=v, q=q, y=y, sw=sw):
-            r = _amplitude(model, x, q) * np.exp(2j * np.pi * (u * x[-2] + v * x[-1]) * ARCSEC) - y
-            return np.concatenate([sw * r.real, sw * r.imag])
-
-        lo, hi, fwhm0 = gaussian_bounds(float(q.min()))
-        a0 = max(a0, 0.0)
-        if model == "point":
-            start, lo, hi = [a0], lo[:1], hi[:1]
-            grad = np.array([1.0, 0.0, 0.0])
-        elif model == "gaussian":
-            start, lo, hi = [a0, fwhm0], lo[1:], hi[1:]
-            grad = np.array([1.0, 0.0, 0.0, 0.0])
-        else:
-            start = [a0, 0.0, fwhm0]
-            grad = np.array([1.0, 1.0, 0.0, 0.0, 0.0])
-        fit = least_squares(
-            resid, [*start, l0, m0], bounds=([*lo, -lim, -lim], [*hi, lim, lim]), x_scale="jac"
-        )
-        if not fit.success:
+        fitted = _fit_pair(s, model, lim)
+        if fitted is None:
             continue
-        x = fit.x
-        cov = np.linalg.pinv(fit.jac.T @ fit.jac)
-        # chi2 of the visibilities: scatter within cells plus the cells' residuals
-        chi2 = (s[:, G_W_ABS2] - w * np.abs(y) ** 2).sum() + 2 * fit.cost
-        dof = 2 * s[:, G_N].sum() - x.size
-        chi2_red = max(chi2, 0.0) / dof if dof > 0 else np.nan
-        scale = math.sqrt(chi2_red)
-        out["t"][idx] = x[0] if model != "point+gaussian" else x[0] + x[1]
-        out["tsw"][idx] = math.sqrt(max(float(grad @ cov @ grad), 0.0))
-        out["chi"][idx] = chi2_red
-        out["p"][idx] = 0.0 if model == "gaussian" else x[0]
-        out["g"][idx] = 0.0 if model == "point" else x[0] if model == "gaussian" else x[1]
-        out["fwhm"][idx] = np.nan if model == "point" else x[-3]
-        out["l"][idx], out["m"][idx] = x[-2], x[-1]
-        out["ls"][idx] = math.sqrt(max(cov[-2, -2], 0.0)) * scale
-        out["ms"][idx] = math.sqrt(max(cov[-1, -1], 0.0)) * scale
-        at_limit[idx] = max(abs(x[-2]), abs(x[-1])) >= 0.999 * lim
-    fit_ = ModelFit.from_columns(model, out, n_vis)
+        for k, v in fitted.items():
+            out[k][idx] = v
+        at_limit[idx] = max(abs(fitted["l"]), abs(fitted["m"])) >= 0.999 * lim
     return PositionFit(
-        fit=fit_,
+        fit=ModelFit.from_columns(model, out, n_vis),
         dra_arcsec=out["l"],
         ddec_arcsec=out["m"],
         dra_sigma_arcsec=out["ls"],
@@ -160,3 +119,57 @@ def fit_positions(cells: Sequence[Sequence[np.ndarray]], grid: UvGrid, model: st
         at_limit=at_limit,
         grid=grid,
     )
+
+
+def _fit_pair(s: np.ndarray, model: str, lim: float) -> dict[str, float] | None:
+    """Least squares on one pair's cells s (k, N_GRID_SUMS), offsets within +-lim arcsec;
+    the ModelFit columns (see ModelFit.from_columns) and l, m and their sigmas."""
+    from scipy.optimize import least_squares
+
+    w = s[:, G_W]
+    u, v = s[:, G_W_U] / w, s[:, G_W_V] / w
+    y = (s[:, G_W_RE] + 1j * s[:, G_W_IM]) / w
+    q = np.hypot(u, v)
+    sw = np.sqrt(w)
+    l0, m0 = _start_offset(s[:, G_W_RE], s[:, G_W_IM], u, v, lim)
+    ph0 = np.exp(-2j * np.pi * (u * l0 + v * m0) * ARCSEC)
+    a0 = max(float((w * (y * ph0).real).sum() / w.sum()), 0.0)
+
+    def resid(x):
+        r = _amplitude(model, x, q) * np.exp(2j * np.pi * (u * x[-2] + v * x[-1]) * ARCSEC) - y
+        return np.concatenate([sw * r.real, sw * r.imag])
+
+    lo, hi, fwhm0 = gaussian_bounds(float(q.min()))
+    if model == "point":
+        start, lo, hi = [a0], lo[:1], hi[:1]
+        grad = np.array([1.0, 0.0, 0.0])
+    elif model == "gaussian":
+        start, lo, hi = [a0, fwhm0], lo[1:], hi[1:]
+        grad = np.array([1.0, 0.0, 0.0, 0.0])
+    else:
+        start = [a0, 0.0, fwhm0]
+        grad = np.array([1.0, 1.0, 0.0, 0.0, 0.0])
+    fit = least_squares(
+        resid, [*start, l0, m0], bounds=([*lo, -lim, -lim], [*hi, lim, lim]), x_scale="jac"
+    )
+    if not fit.success:
+        return None
+    x = fit.x
+    cov = np.linalg.pinv(fit.jac.T @ fit.jac)
+    # chi2 of the visibilities: scatter within cells plus the cells' residuals
+    chi2 = (s[:, G_W_ABS2] - w * np.abs(y) ** 2).sum() + 2 * fit.cost
+    dof = 2 * s[:, G_N].sum() - x.size
+    chi2_red = max(chi2, 0.0) / dof if dof > 0 else np.nan
+    scale = math.sqrt(chi2_red)
+    return {
+        "t": x[0] if model != "point+gaussian" else x[0] + x[1],
+        "tsw": math.sqrt(max(float(grad @ cov @ grad), 0.0)),
+        "chi": chi2_red,
+        "p": 0.0 if model == "gaussian" else x[0],
+        "g": 0.0 if model == "point" else x[0] if model == "gaussian" else x[1],
+        "fwhm": np.nan if model == "point" else x[-3],
+        "l": x[-2],
+        "m": x[-1],
+        "ls": math.sqrt(max(cov[-2, -2], 0.0)) * scale,
+        "ms": math.sqrt(max(cov[-1, -1], 0.0)) * scale,
+    }

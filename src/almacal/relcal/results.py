@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from almacal.outputs import staged, write_json
+from almacal.outputs import write_json
 from almacal.relcal.choice import CalibratorChoice, choose_calibrators, fill_dropped
+from almacal.relcal.cuts import CommonUvRange, LineChannels
 from almacal.relcal.factors import EpochFactors, mean_correction_factors, relative_factors
 from almacal.relcal.fluxfit import PointFit, fit_point
+from almacal.relcal.posfit import PositionFit
+from almacal.relcal.selfcal_plan import SelfcalReport
+from almacal.relcal.uvmodel import ModelFit, RatioCheck
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,7 @@ class FitTable:
         mcf = mcf * filled / fit.flux
         return cls(fit=fit, mcf=mcf, mcf_sigma=mcf_sigma)
 
-    def record(self, suffix: str = "") -> dict[str, list]:
+    def to_record(self, suffix: str = "") -> dict[str, list]:
         f = self.fit
         cols = {
             "flux": f.flux,
@@ -61,6 +66,35 @@ class FitTable:
             "mcf_sigma": self.mcf_sigma,
         }
         return {k + suffix: v.tolist() for k, v in cols.items()}
+
+
+@dataclass(frozen=True)
+class Options:
+    """The outcomes of relcal_fit's real-world options, each None when it was off.
+
+    model : the model fit whose total flux is the flux of the MCFs (model != 'point'
+    or fitposition); position : fitposition's offsets (its fit is model).
+    """
+
+    selfcal: SelfcalReport | None = None
+    common_uv: CommonUvRange | None = None
+    lines: LineChannels | None = None
+    model: ModelFit | None = None
+    position: PositionFit | None = None
+    check: RatioCheck | None = None
+
+    def to_record(self) -> dict:
+        rec: dict = {}
+        for part in (self.selfcal, self.common_uv, self.lines):
+            if part is not None:
+                rec.update(part.to_record())
+        if self.position is not None:
+            rec.update(self.position.to_record())
+        elif self.model is not None:
+            rec.update(self.model.to_record())
+        if self.check is not None:
+            rec.update(self.check.to_record())
+        return rec
 
 
 @dataclass(frozen=True)
@@ -77,7 +111,7 @@ class RelcalResult:
     per_spw: FitTable | None = None
     params: dict = field(default_factory=dict)
     choice: CalibratorChoice | None = None
-    extras: dict = field(default_factory=dict)  # record entries of the issue-6 options
+    options: Options = field(default_factory=Options)
 
     @classmethod
     def compute(
@@ -91,17 +125,18 @@ class RelcalResult:
         excluded: np.ndarray,
         perspw: bool,
         params: dict,
-        total_fit: PointFit | None = None,
         rejectsigma: float = 0.0,
         minfamily: int = 0,
-        extras: dict | None = None,
+        options: Options | None = None,
     ) -> RelcalResult:
         """sums : (n_epoch, n_cal, n_spw, N_SUMS); excluded : (n_epoch, n_cal) bool.
 
-        total_fit : the fluxes for the MCFs when not the point fit of the sums
-        (model fits); rejectsigma, minfamily : see relcal.choice.
+        The MCFs use the total flux of options.model when there is one, else the
+        point fit of the sums; rejectsigma, minfamily : see relcal.choice.
         """
-        fit = total_fit if total_fit is not None else fit_point(sums.sum(axis=2))
+        options = options or Options()
+        mf = options.model
+        fit = fit_point(sums.sum(axis=2)) if mf is None else mf.total_fit()
         total = FitTable.from_fit(fit)
         used = ~excluded & np.isfinite(total.mcf)
         choice = None
@@ -128,7 +163,7 @@ class RelcalResult:
             per_spw=FitTable.from_sums(sums, dropped) if perspw else None,
             params=params,
             choice=choice,
-            extras=dict(extras or {}),
+            options=options,
         )
 
     @property
@@ -161,12 +196,12 @@ class RelcalResult:
             "vis_factors": self.vis_factors(),
             "params": self.params,
         }
-        rec.update(self.total.record())
+        rec.update(self.total.to_record())
         if self.per_spw is not None:
-            rec.update(self.per_spw.record("_spw"))
+            rec.update(self.per_spw.to_record("_spw"))
         if self.choice is not None:
-            rec.update(self.choice.record())
-        rec.update(self.extras)
+            rec.update(self.choice.to_record())
+        rec.update(self.options.to_record())
         return rec
 
     def summary(self) -> str:
@@ -202,14 +237,15 @@ class RelcalResult:
         t["rfcf"] = self.factors.rfcf[ep_idx]
         t["rfcf_std"] = self.factors.rfcf_std[ep_idx]
         t["rfcf_sigma"] = self.factors.rfcf_sigma[ep_idx]
-        for col, key in (
-            ("dra", "model_dra_arcsec"),
-            ("dra_sigma", "model_dra_sigma_arcsec"),
-            ("ddec", "model_ddec_arcsec"),
-            ("ddec_sigma", "model_ddec_sigma_arcsec"),
-        ):
-            if key in self.extras:  # fitposition: offsets east and north on the sky
-                t[col] = np.asarray(self.extras[key], dtype=float).ravel()
+        pos = self.options.position
+        if pos is not None:  # fitposition: offsets east and north on the sky
+            for col, value in (
+                ("dra", pos.dra_arcsec),
+                ("dra_sigma", pos.dra_sigma_arcsec),
+                ("ddec", pos.ddec_arcsec),
+                ("ddec_sigma", pos.ddec_sigma_arcsec),
+            ):
+                t[col] = np.asarray(value, dtype=float).ravel()
                 t[col].unit = "arcsec"
         if self.per_spw is not None:
             n_spw = len(self.spws)
@@ -231,13 +267,10 @@ def output_paths(outfile: str) -> dict[str, str]:
     return {ext: f"{outfile}.{ext}" for ext in ("ecsv", "json", "png")}
 
 
-def write_outputs(result: RelcalResult, outfile: str) -> dict[str, str]:
-    """Write ECSV, JSON and PNG next to each other, each via a temporary name."""
+def write_outputs(result: RelcalResult, paths: Mapping[str, str]) -> None:
+    """Write ECSV, JSON and PNG to paths (output_paths' keys; the task stages them)."""
     from almacal.relcal.plot import plot_factors
 
-    paths = output_paths(outfile)
-    with staged(paths) as tmp:
-        result.to_table().write(tmp["ecsv"], format="ascii.ecsv", overwrite=True)
-        write_json(tmp["json"], result.to_record())
-        plot_factors(result, tmp["png"])
-    return paths
+    result.to_table().write(paths["ecsv"], format="ascii.ecsv", overwrite=True)
+    write_json(paths["json"], result.to_record())
+    plot_factors(result, paths["png"])

@@ -90,7 +90,7 @@ class SelfcalReport:
     phase_rms_deg: np.ndarray
     seconds: float
 
-    def record(self) -> dict:
+    def to_record(self) -> dict:
         return {
             "selfcal_solint": list(self.solints),
             "selfcal_refant": list(self.refant),

@@ -22,11 +22,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from almacal.constants import ARCSEC_RAD as ARCSEC
+
 # Columns of a grid sums array (..., n_cell, N_GRID_SUMS).
 G_W, G_W_RE, G_W_IM, G_W_ABS2, G_N, G_W_U, G_W_V = range(7)
 N_GRID_SUMS = 7
 
-ARCSEC = math.pi / (180.0 * 3600.0)
 CELL_PHASE_RAD = 0.05
 MAX_OFFSET_ARCSEC = 4.0
 """Offsets fitted up to this (a few arcsec: catalogue vs. true position of a YSO)."""
@@ -153,3 +154,37 @@ def occupied_cells(sums: np.ndarray) -> list[np.ndarray]:
     """(n_group, n_cell, N_GRID_SUMS) -> per group the (k, N_GRID_SUMS) rows of the
     cells with data: what a fit needs, a few hundred to a few 10^4 rows."""
     return [s[s[:, G_W] > 0] for s in sums]
+
+
+@dataclass(frozen=True)
+class GridCells:
+    """The occupied cells of one group: cell (k,) indices, ascending, and their sums
+    (k, N_GRID_SUMS). What one MS returns instead of its dense grid."""
+
+    cell: np.ndarray
+    sums: np.ndarray
+
+    @classmethod
+    def from_dense(cls, sums: np.ndarray) -> tuple[GridCells, ...]:
+        """(n_group, n_cell, N_GRID_SUMS) -> one GridCells per group."""
+        return tuple(cls(np.flatnonzero(s[:, G_W] > 0), s[s[:, G_W] > 0]) for s in sums)
+
+    def __add__(self, other: GridCells) -> GridCells:
+        cell = np.union1d(self.cell, other.cell)
+        out = np.zeros((cell.size, N_GRID_SUMS))
+        for c in (self, other):
+            out[np.searchsorted(cell, c.cell)] += c.sums
+        return GridCells(cell, out)
+
+    def within(self, grid: UvGrid, lo_lambda: float, hi_lambda: float) -> GridCells:
+        """Only the cells wholly inside the annulus lo <= sqrt(u^2 + v^2) <= hi."""
+        iu = np.abs(self.cell // (grid.n_v + 1) - grid.n_u)
+        iv = self.cell % (grid.n_v + 1)
+        half = 0.5 * grid.cell_lambda
+        near = np.hypot(
+            np.maximum(iu * grid.cell_lambda - half, 0.0),
+            np.maximum(iv * grid.cell_lambda - half, 0.0),
+        )
+        far = np.hypot(iu * grid.cell_lambda + half, iv * grid.cell_lambda + half)
+        keep = (near >= lo_lambda) & (far <= hi_lambda)
+        return GridCells(self.cell[keep], self.sums[keep])

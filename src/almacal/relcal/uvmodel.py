@@ -23,13 +23,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from almacal.constants import ARCSEC_RAD as ARCSEC
+from almacal.relcal.fluxfit import PointFit
+
 # Columns of a binned sums array (..., n_bin, N_BIN_SUMS).
 B_W, B_W_RE, B_W_IM, B_W_ABS2, B_N, B_W_Q = range(6)
 N_BIN_SUMS = 6
 BINS_PER_DECADE = 40
 """6 % wide bins: a Gaussian that falls by e between bins is still sampled."""
 
-ARCSEC = math.pi / (180.0 * 3600.0)
 _G = math.pi**2 / (4.0 * math.log(2.0))
 
 
@@ -131,7 +133,17 @@ class ModelFit:
             fwhm_arcsec=out["fwhm"],
         )
 
-    def record(self) -> dict:
+    def total_fit(self) -> PointFit:
+        """The total flux V(0) as the flux of the MCFs."""
+        return PointFit(
+            flux=self.total,
+            sigma_weights=self.total_sigma_weights,
+            sigma_chi2=self.total_sigma,
+            chi2_red=self.chi2_red,
+            n_vis=self.n_vis,
+        )
+
+    def to_record(self) -> dict:
         return {
             "model": self.model,
             "model_flux_point": self.point.tolist(),
@@ -207,7 +219,7 @@ class RatioCheck:
     uv_klambda: tuple[float, float]  # range of the bins every epoch shares
     n_bin: np.ndarray  # (n_cal,) common bins
 
-    def record(self) -> dict:
+    def to_record(self) -> dict:
         return {
             "check_mcf": self.mcf.tolist(),
             "check_mcf_sigma": self.mcf_sigma.tolist(),

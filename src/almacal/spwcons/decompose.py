@@ -43,7 +43,7 @@ class Width:
     sigma: float
     error: float
 
-    def record(self) -> dict[str, float]:
+    def to_record(self) -> dict[str, float]:
         return {"sigma": self.sigma, "error": self.error}
 
 
@@ -118,10 +118,10 @@ class Decomposition:
         mean_var = (ss_mean.sum() - ss_mean) / (self.dof_spw * keep)
         return np.sqrt(np.maximum(mean_var - fit_var / n_c, 0.0)), np.sqrt(fit_var)
 
-    def record(self) -> dict:
+    def to_record(self) -> dict:
         return {
-            "sigma_total": self.total.record(),
-            "sigma_fit": self.fit.record(),
+            "sigma_total": self.total.to_record(),
+            "sigma_fit": self.fit.to_record(),
             "sigma_spw": {
                 "sigma": self.sigma_spw,
                 "error": self.sigma_spw_error,
@@ -132,9 +132,9 @@ class Decomposition:
                 "variance_error": self.sigma_spw_var_error,
                 "detected": self.spw_error_detected,
             },
-            "width_total": self.width_total.record(),
-            "width_fit": self.width_fit.record(),
-            "width_spw": self.width_spw.record(),
+            "width_total": self.width_total.to_record(),
+            "width_fit": self.width_fit.to_record(),
+            "width_spw": self.width_spw.to_record(),
             "dof_fit": self.dof_fit,
             "dof_spw": self.dof_spw,
         }

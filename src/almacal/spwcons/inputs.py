@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Keys relcal_fit writes only with perspw=True (almacal.relcal.results.FitTable.record).
+# Keys relcal_fit writes only with perspw=True (almacal.relcal.results.FitTable.to_record).
 PER_SPW_KEYS = ("flux_spw", "flux_sigma_spw", "mcf_spw", "mcf_sigma_spw")
 REQUIRED_KEYS = ("epoch", "date", "field", "spw", "spw_freq_hz", "mcf", "mcf_sigma")
 
@@ -47,46 +47,14 @@ class PerSpwFits:
         result, has no per-spw fits (perspw=False), is inconsistent, or has
         fewer than 2 epochs, calibrators or spws.
         """
-        if not isinstance(rec, dict) or rec.get("task", "relcal_fit") != "relcal_fit":
-            task = rec.get("task") if isinstance(rec, dict) else type(rec).__name__
-            raise ValueError(f"{source} is not a relcal_fit result (task={task!r})")
-        missing = [k for k in REQUIRED_KEYS if k not in rec]
-        if missing:
-            raise ValueError(f"{source} is not a relcal_fit result: it lacks {missing}")
-        if any(k not in rec for k in PER_SPW_KEYS):
-            raise ValueError(
-                f"{source} has no per-spw fits: run relcal_fit with perspw=True "
-                f"(missing {[k for k in PER_SPW_KEYS if k not in rec]})"
-            )
+        _check_keys(rec, source)
         arrays = {k: _float_array(rec[k], k, source) for k in (*PER_SPW_KEYS, "mcf")}
         freq = _float_array(rec["spw_freq_hz"], "spw_freq_hz", source)
         spws = tuple(int(s) for s in rec["spw"])
         fields = tuple(str(f) for f in rec["field"])
         epochs = tuple(int(e) for e in rec["epoch"])
         shape = (len(epochs), len(fields), len(spws))
-        for k in PER_SPW_KEYS:
-            if arrays[k].shape != shape:
-                raise ValueError(
-                    f"{source}: {k} has shape {arrays[k].shape}, expected (epoch, field, spw) "
-                    f"= {shape} from its epoch, field and spw lists"
-                )
-        if arrays["mcf"].shape != shape[:2]:
-            raise ValueError(f"{source}: mcf has shape {arrays['mcf'].shape}, expected {shape[:2]}")
-        if freq.shape != (len(spws),) or not np.all(np.isfinite(freq) & (freq > 0)):
-            raise ValueError(
-                f"{source}: spw_freq_hz={freq.tolist()} must give one positive frequency "
-                f"per spw {list(spws)}"
-            )
-        for name, n, what in (
-            ("spw", shape[2], "spectral windows"),
-            ("field", shape[1], "calibrators"),
-            ("epoch", shape[0], "epochs"),
-        ):
-            if n < 2:
-                raise ValueError(
-                    f"{source} has {n} {what} ({name}={rec[name]!r}); spwconsistency needs "
-                    f"at least two"
-                )
+        _check_shapes(rec, arrays, freq, shape, source)
         _refuse_missing(arrays, epochs, fields, spws, source)
         if len(np.unique(freq)) < 2:
             raise ValueError(
@@ -119,6 +87,46 @@ class PerSpwFits:
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise ValueError(f"resultfile {path!r} is not a JSON file: {err}") from None
         return cls.from_record(rec, source=f"resultfile {path!r}")
+
+
+def _check_keys(rec: dict, source: str) -> None:
+    if not isinstance(rec, dict) or rec.get("task", "relcal_fit") != "relcal_fit":
+        task = rec.get("task") if isinstance(rec, dict) else type(rec).__name__
+        raise ValueError(f"{source} is not a relcal_fit result (task={task!r})")
+    missing = [k for k in REQUIRED_KEYS if k not in rec]
+    if missing:
+        raise ValueError(f"{source} is not a relcal_fit result: it lacks {missing}")
+    if any(k not in rec for k in PER_SPW_KEYS):
+        raise ValueError(
+            f"{source} has no per-spw fits: run relcal_fit with perspw=True "
+            f"(missing {[k for k in PER_SPW_KEYS if k not in rec]})"
+        )
+
+
+def _check_shapes(rec: dict, arrays: dict, freq: np.ndarray, shape: tuple, source: str) -> None:
+    """Arrays (epoch, field, spw) as the lists say, one frequency per spw, two of each."""
+    for k in PER_SPW_KEYS:
+        if arrays[k].shape != shape:
+            raise ValueError(
+                f"{source}: {k} has shape {arrays[k].shape}, expected (epoch, field, spw) "
+                f"= {shape} from its epoch, field and spw lists"
+            )
+    if arrays["mcf"].shape != shape[:2]:
+        raise ValueError(f"{source}: mcf has shape {arrays['mcf'].shape}, expected {shape[:2]}")
+    if freq.shape != (shape[2],) or not np.all(np.isfinite(freq) & (freq > 0)):
+        raise ValueError(
+            f"{source}: spw_freq_hz={freq.tolist()} must give one positive frequency "
+            f"per spw {[int(s) for s in rec['spw']]}"
+        )
+    for name, n, what in (
+        ("spw", shape[2], "spectral windows"),
+        ("field", shape[1], "calibrators"),
+        ("epoch", shape[0], "epochs"),
+    ):
+        if n < 2:
+            raise ValueError(
+                f"{source} has {n} {what} ({name}={rec[name]!r}); spwconsistency needs at least two"
+            )
 
 
 def _float_array(value, key: str, source: str) -> np.ndarray:

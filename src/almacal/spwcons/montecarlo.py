@@ -46,7 +46,7 @@ class AlphaNull:
             k = ((self.alpha[None, :] * sign[:, None]) >= np.abs(obs)[:, None]).sum(axis=1)
         return (k + 1.0) / (self.alpha.size + 1.0)
 
-    def record(self) -> dict:
+    def to_record(self) -> dict:
         return {
             "n_mc": int(self.alpha.size),
             "sigma_alpha": self.sigma_alpha,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ class SpwConsistencyParams:
     siglevel: float
     outfile: str  # absolute stem, or ''
     overwrite: bool
+    call: dict = dataclasses.field(default_factory=dict)  # the task's arguments, for the record
 
     @classmethod
     def build(
@@ -41,34 +43,11 @@ class SpwConsistencyParams:
         outfile: str,
         overwrite: bool,
     ) -> SpwConsistencyParams:
-        vis_given = [v for v in vis if v.strip()]
-        field_given = [f for f in field if f.strip()]
         if resultfile.strip():
-            if vis_given or field_given:
-                raise ValueError(
-                    f"give either resultfile ({resultfile!r}) or vis and field "
-                    f"(vis={vis!r}, field={field!r}), not both"
-                )
-            changed = {k: v for k, v in fit_params.items() if v != FIT_PARAM_DEFAULTS[k]}
-            if changed:
-                raise ValueError(
-                    f"{', '.join(f'{k}={v!r}' for k, v in changed.items())}: only used when "
-                    f"spwconsistency fits vis; resultfile {resultfile!r} was fitted already "
-                    "(rerun relcal_fit with them)"
-                )
-            path = os.path.abspath(os.path.expanduser(resultfile))
-            if not os.path.isfile(path):
-                raise FileNotFoundError(f"resultfile {resultfile!r} does not exist")
+            path = _check_resultfile(resultfile, vis, field, fit_params)
         else:
             path = ""
-            if not vis_given:
-                raise ValueError(
-                    "give resultfile (a relcal_fit JSON written with perspw=True) "
-                    "or vis and field; all are empty"
-                )
-            if not field_given:
-                raise ValueError(f"field must name the stable calibrators in vis={vis!r}")
-            _check_fit_selection(vis_given, field, fit_params)
+            _check_fit_inputs(vis, field, fit_params)
         if not 0.0 < siglevel < 1.0:
             raise ValueError(f"siglevel={siglevel!r} must be between 0 and 1 (exclusive)")
         for name, value, low in (("nboot", nboot, 100), ("nmc", nmc, 100), ("seed", seed, 0)):
@@ -93,6 +72,38 @@ class SpwConsistencyParams:
             outfile=stem,
             overwrite=bool(overwrite),
         )
+
+
+def _check_resultfile(resultfile: str, vis: list[str], field: list[str], fit_params: dict) -> str:
+    """The absolute resultfile; nothing else that only a fit of vis would use."""
+    if [v for v in vis if v.strip()] or [f for f in field if f.strip()]:
+        raise ValueError(
+            f"give either resultfile ({resultfile!r}) or vis and field "
+            f"(vis={vis!r}, field={field!r}), not both"
+        )
+    changed = {k: v for k, v in fit_params.items() if v != FIT_PARAM_DEFAULTS[k]}
+    if changed:
+        raise ValueError(
+            f"{', '.join(f'{k}={v!r}' for k, v in changed.items())}: only used when "
+            f"spwconsistency fits vis; resultfile {resultfile!r} was fitted already "
+            "(rerun relcal_fit with them)"
+        )
+    path = os.path.abspath(os.path.expanduser(resultfile))
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"resultfile {resultfile!r} does not exist")
+    return path
+
+
+def _check_fit_inputs(vis: list[str], field: list[str], fit_params: dict) -> None:
+    vis_given = [v for v in vis if v.strip()]
+    if not vis_given:
+        raise ValueError(
+            "give resultfile (a relcal_fit JSON written with perspw=True) "
+            "or vis and field; all are empty"
+        )
+    if not [f for f in field if f.strip()]:
+        raise ValueError(f"field must name the stable calibrators in vis={vis!r}")
+    _check_fit_selection(vis_given, field, fit_params)
 
 
 def _check_fit_selection(vis: list[str], field: list[str], fit_params: dict) -> None:

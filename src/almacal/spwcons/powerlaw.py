@@ -42,7 +42,7 @@ class PowerLaw:
         """|alpha| < 2 alpha_error, fit noise only (the paper's criterion)."""
         return abs(self.alpha) < 2.0 * self.alpha_error
 
-    def record(self) -> dict:
+    def to_record(self) -> dict:
         return {
             "c": self.c,
             "alpha": self.alpha,

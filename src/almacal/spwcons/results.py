@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from almacal.outputs import staged, write_json
+from almacal.outputs import write_json
 from almacal.spwcons.decompose import Decomposition, decompose
 from almacal.spwcons.inputs import PerSpwFits
 from almacal.spwcons.montecarlo import AlphaNull, p_any_of, simulate_alpha
@@ -125,7 +126,7 @@ class SpwConsistencyResult:
     def to_record(self) -> dict:
         """Plain dict (lists, floats, strings, bools) for CASA, the pipeline and JSON."""
         f, c = self.fits, self.consistency
-        pl = {k: [p.record()[k] for p in self.powerlaws] for k in self.powerlaws[0].record()}
+        pl = {k: [p.to_record()[k] for p in self.powerlaws] for k in self.powerlaws[0].to_record()}
         return {
             "task": "spwconsistency",
             "source": f.source,
@@ -139,9 +140,9 @@ class SpwConsistencyResult:
             "norm_mcf_sigma": self.norm_sigma.tolist(),
             "residual": self.decomposition.residual.tolist(),
             "spw_mean": self.decomposition.spw_mean.tolist(),
-            "decomposition": self.decomposition.record(),
+            "decomposition": self.decomposition.to_record(),
             "powerlaw": pl,
-            "montecarlo": self.null.record()
+            "montecarlo": self.null.to_record()
             | {
                 "sigma_alpha_epoch": [n.sigma_alpha for n in self.epoch_nulls],
                 "sigma_spw_others": [n.sigma_spw for n in self.epoch_nulls],
@@ -194,30 +195,7 @@ class SpwConsistencyResult:
                 100 * d.width_spw.sigma,
             )
         ]
-        c = self.consistency
-        for i, p in enumerate(self.powerlaws):
-            lines.append(
-                "epoch %d %s: alpha = %+.3f +- %.3f (bootstrap %+.3f +%.3f -%.3f), MC sigma_alpha "
-                "%.3f, P(|alpha|>=obs) = %.4f one epoch, %.4f any of %d%s; "
-                "pipeline QA %.2f, fine QA %.2f (%s)"
-                % (
-                    self.fits.epochs[i],
-                    self.fits.dates[i],
-                    p.alpha,
-                    p.alpha_error,
-                    p.alpha_boot,
-                    p.alpha_boot_plus,
-                    p.alpha_boot_minus,
-                    self.epoch_nulls[i].sigma_alpha,
-                    self.p_one[i],
-                    self.p_all[i],
-                    len(self.powerlaws),
-                    "  FLAGGED: frequency-dependent flux error" if self.slope_flagged[i] else "",
-                    c.pipeline_score[i].min(),
-                    c.fine_score[i],
-                    c.verdicts()[i],
-                )
-            )
+        lines += [self._epoch_line(i) for i in range(len(self.powerlaws))]
         s = self.spectral_index_sigma()
         lines.append(
             "Monte Carlo (%d draws): sigma_alpha = %.3f; in-band spectral index error between "
@@ -232,6 +210,31 @@ class SpwConsistencyResult:
         )
         lines.append("QA: %s" % ", ".join("%s=%.2f" % kv for kv in self.qa().items()))
         return lines
+
+    def _epoch_line(self, i: int) -> str:
+        p, c = self.powerlaws[i], self.consistency
+        return (
+            "epoch %d %s: alpha = %+.3f +- %.3f (bootstrap %+.3f +%.3f -%.3f), MC sigma_alpha "
+            "%.3f, P(|alpha|>=obs) = %.4f one epoch, %.4f any of %d%s; "
+            "pipeline QA %.2f, fine QA %.2f (%s)"
+            % (
+                self.fits.epochs[i],
+                self.fits.dates[i],
+                p.alpha,
+                p.alpha_error,
+                p.alpha_boot,
+                p.alpha_boot_plus,
+                p.alpha_boot_minus,
+                self.epoch_nulls[i].sigma_alpha,
+                self.p_one[i],
+                self.p_all[i],
+                len(self.powerlaws),
+                "  FLAGGED: frequency-dependent flux error" if self.slope_flagged[i] else "",
+                c.pipeline_score[i].min(),
+                c.fine_score[i],
+                c.verdicts()[i],
+            )
+        )
 
     def point_table(self):
         """astropy Table, one row per epoch, calibrator and spw."""
@@ -262,7 +265,7 @@ class SpwConsistencyResult:
             "spwconsistency: normalized MCFs (seed 000 Sect. 3.4), Eq. 4 residuals, "
             "Eq. 5 calibrator means, pipeline K_spw (seed 004)"
         )
-        t.meta["decomposition"] = self.decomposition.record()
+        t.meta["decomposition"] = self.decomposition.to_record()
         return t
 
     def epoch_table(self):
@@ -282,7 +285,7 @@ class SpwConsistencyResult:
             "chi2_red",
             "consistent_with_zero",
         ):
-            t[key] = [p.record()[key] for p in self.powerlaws]
+            t[key] = [p.to_record()[key] for p in self.powerlaws]
         t["sigma_alpha_mc"] = [n.sigma_alpha for n in self.epoch_nulls]
         t["p_mc_one"] = self.p_one
         t["p_mc_all"] = self.p_all
@@ -323,16 +326,13 @@ def output_paths(outfile: str) -> dict[str, str]:
     }
 
 
-def write_outputs(result: SpwConsistencyResult, outfile: str) -> dict[str, str]:
-    """Write the tables, JSON and figures, each via a temporary name."""
+def write_outputs(result: SpwConsistencyResult, paths: Mapping[str, str]) -> None:
+    """Write the tables, JSON and figures to paths (output_paths' keys; the task stages them)."""
     from almacal.spwcons import plot
 
-    paths = output_paths(outfile)
-    with staged(paths) as tmp:
-        result.point_table().write(tmp["ecsv"], format="ascii.ecsv", overwrite=True)
-        result.epoch_table().write(tmp["epochs_ecsv"], format="ascii.ecsv", overwrite=True)
-        write_json(tmp["json"], result.to_record())
-        plot.plot_normalized(result, tmp["mcf_png"])
-        plot.plot_histograms(result, tmp["hist_png"])
-        plot.plot_montecarlo(result, tmp["mc_png"])
-    return paths
+    result.point_table().write(paths["ecsv"], format="ascii.ecsv", overwrite=True)
+    result.epoch_table().write(paths["epochs_ecsv"], format="ascii.ecsv", overwrite=True)
+    write_json(paths["json"], result.to_record())
+    plot.plot_normalized(result, paths["mcf_png"])
+    plot.plot_histograms(result, paths["hist_png"])
+    plot.plot_montecarlo(result, paths["mc_png"])

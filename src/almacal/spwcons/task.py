@@ -1,0 +1,103 @@
+"""spwconsistency's steps for the task skeleton (almacal.casatask.skeleton.run_task).
+
+params -> products -> read (relcal_fit's JSON, or relcal_fit's own steps on vis with
+perspw=True) -> compute (Sect. 3.4) -> write -> record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from almacal.casatask.checks import check_vis
+from almacal.casatask.log import casalog
+from almacal.casatask.spec import load_spec
+from almacal.relcal.task import RelcalFitTask
+from almacal.spwcons.inputs import PerSpwFits
+from almacal.spwcons.params import FIT_PARAM_DEFAULTS, SpwConsistencyParams
+from almacal.spwcons.results import SpwConsistencyResult, output_paths, write_outputs
+
+
+class SpwConsistencyTask:
+    name = "spwconsistency"
+
+    def __init__(self, relcal: RelcalFitTask):
+        self.relcal = relcal
+
+    def params(self, args: dict[str, Any]) -> SpwConsistencyParams:
+        p = SpwConsistencyParams.build(
+            resultfile=args["resultfile"],
+            vis=args["vis"],
+            field=args["field"],
+            fit_params={k: args[k] for k in FIT_PARAM_DEFAULTS},
+            nboot=args["nboot"],
+            nmc=args["nmc"],
+            seed=args["seed"],
+            siglevel=args["siglevel"],
+            outfile=args["outfile"],
+            overwrite=args["overwrite"],
+        )
+        return replace(p, call=dict(args))
+
+    def products(self, params: SpwConsistencyParams) -> Mapping[str, str]:
+        return output_paths(params.outfile) if params.outfile else {}
+
+    def read(self, params: SpwConsistencyParams) -> PerSpwFits:
+        if params.resultfile:
+            casalog.post("Reading per-spw fits from %s" % params.resultfile)
+            return PerSpwFits.from_json(params.resultfile)
+        paths = check_vis(list(params.vis))
+        casalog.post("Running relcal_fit(perspw=True) on %d measurement sets" % len(paths))
+        # relcal_fit's other parameters keep their defaults (its XML)
+        args = load_spec("relcal_fit").defaults() | params.fit_params
+        args |= {"vis": list(paths), "field": list(params.field), "perspw": True, "outfile": ""}
+        rec = self.relcal.result(args).to_record()
+        return PerSpwFits.from_record(rec, source="relcal_fit of vis")
+
+    def compute(
+        self, params: SpwConsistencyParams, data: PerSpwFits, staged: Mapping[str, str]
+    ) -> SpwConsistencyResult:
+        _log_inputs(data, params)
+        return SpwConsistencyResult.compute(
+            data,
+            nboot=params.nboot,
+            nmc=params.nmc,
+            seed=params.seed,
+            siglevel=params.siglevel,
+            params=params.call,
+        )
+
+    def write(
+        self,
+        params: SpwConsistencyParams,
+        data: PerSpwFits,
+        result: SpwConsistencyResult,
+        staged: Mapping[str, str],
+    ) -> None:
+        if staged:
+            write_outputs(result, staged)
+            casalog.post("Wrote %s" % ", ".join(output_paths(params.outfile).values()))
+
+    def report(self, result: SpwConsistencyResult) -> None:
+        for line in result.summary_lines():
+            casalog.post(line)
+
+
+def _log_inputs(fits: PerSpwFits, p: SpwConsistencyParams) -> None:
+    if fits.rfcf_excluded:
+        casalog.post(
+            "relcal_fit left %d (epoch, calibrator) pairs out of its rFCF (%s); their per-spw "
+            "MCFs are kept here: MCF_ijk / MCF_ij does not depend on the calibrator's broadband "
+            "flux in that epoch"
+            % (
+                len(fits.rfcf_excluded),
+                "; ".join("epoch %(epoch)d %(field)s: %(reason)s" % e for e in fits.rfcf_excluded),
+            ),
+            "WARN",
+        )
+    n_e, n_c, n_s = fits.shape
+    casalog.post(
+        "%d epochs x %d calibrators x %d spws (%s GHz); %d bootstrap resamples, %d MC draws"
+        % (n_e, n_c, n_s, ", ".join("%.3f" % (f / 1e9) for f in fits.spw_freq_hz), p.nboot, p.nmc)
+    )

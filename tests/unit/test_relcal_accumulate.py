@@ -1,0 +1,164 @@
+"""relcal_fit's per-MS unit on synthetic chunks: accumulate, the fine bins and their cuts."""
+
+import pickle
+
+import numpy as np
+import pytest
+
+from almacal.relcal.accumulate import BinPlan, PassSpec, accumulate
+from almacal.relcal.cuts import CommonUvRange, LineChannels, cut_sums
+from almacal.relcal.fluxfit import SUM_N, fit_point
+from almacal.relcal.plan import Target, ms_plan
+from almacal.relcal.pointflux import field_point_flux
+from almacal.relcal.uvbins import FINE_PER_DECADE, ChannelBins
+from almacal.relcal.uvmodel import uv_edges_lambda
+from almacal.uvrange import UvRange
+from tests.unit.relcal_synth import FIELDS, FLUX_JY, N_CHAN, FakeReader, fake_ms
+
+N_CAL = 3
+
+
+def _target(ms, channels=None):
+    index = np.array([0, 1, 2, -1])
+    ch = channels or {s: np.ones(N_CHAN, bool) for s in range(2)}
+    return Target(ms.info, index, ch, "DATA")
+
+
+def _sums(reader, target, spec=None):
+    plan = ms_plan(target, N_CAL, spec or PassSpec())
+    return accumulate(reader.chunks(plan.selection), plan)
+
+
+@pytest.fixture
+def one_ms():
+    rng = np.random.default_rng(101)
+    ms = fake_ms(rng, "/fake/ep1.ms", day=0, scale=0.9, envelope=0.3, line_jy=2.0)
+    return ms, FakeReader([ms])
+
+
+def test_point_sums_recover_the_injected_flux(one_ms):
+    ms, reader = one_ms
+    rng = np.random.default_rng(7)
+    plain = fake_ms(rng, "/fake/plain.ms", day=0, scale=0.9)
+    s = _sums(FakeReader([plain]), _target(plain))
+    fit = fit_point(s.point.sum(axis=1))
+    # sigma(I) = 0.3 / sqrt(2) per visibility; ~730 rows x 16 channels per calibrator
+    cross = plain.ant[0] != plain.ant[1]
+    n = np.array([np.count_nonzero(cross & (plain.field_id == j)) * 16 for j in range(N_CAL)])
+    sigma = 0.3 / np.sqrt(2) / np.sqrt(n)
+    np.testing.assert_allclose(fit.sigma_weights, sigma, rtol=1e-12)
+    assert np.all(np.abs(fit.flux - 0.9 * FLUX_JY) < 5 * sigma)
+    np.testing.assert_array_equal(fit.n_vis, n)  # autocorrelations and TARGET left out
+    assert np.all(np.abs(fit.chi2_red - 1) < 5 * np.sqrt(2 / n))
+    np.testing.assert_array_equal(s.rows_unflagged, 2 * (n // 16))  # rows of both spws
+    # first and last TIME of each calibrator's rows
+    for j in range(N_CAL):
+        t = plain.time[cross & (plain.field_id == j)]
+        assert tuple(s.time_range[j]) == (t.min(), t.max())
+    assert s.uv_limits is None and s.binned is None and s.model_bins is None
+
+
+def test_chunk_size_and_extra_sums_leave_the_point_sums_alone(one_ms):
+    ms, reader = one_ms
+    t = _target(ms)
+    base = _sums(reader, t)
+    other = _sums(FakeReader([ms], chunk_rows=97), t)
+    np.testing.assert_allclose(other.point, base.point, rtol=1e-12)
+    spec = PassSpec(
+        model_edges=uv_edges_lambda(), bins=BinPlan(FINE_PER_DECADE, True), uv_limits=True
+    )
+    everything = _sums(reader, t, spec)
+    # the fine bins hold every visibility: uncut, they give the point sums
+    point, _ = cut_sums(everything.binned, N_CAL, None, None, None)
+    np.testing.assert_allclose(point, base.point, rtol=1e-12)
+    np.testing.assert_array_equal(everything.rows_unflagged, base.rows_unflagged)
+    np.testing.assert_array_equal(everything.time_range, base.time_range)
+    # the model bins of the same pass equal those of a pass that only bins
+    alone = _sums(reader, t, PassSpec(model_edges=uv_edges_lambda())).model_bins
+    np.testing.assert_array_equal(everything.model_bins, alone)
+    q = np.hypot(ms.uvw[0], ms.uvw[1])[np.isin(ms.field_id, [0, 1, 2]) & (ms.ant[0] != ms.ant[1])]
+    lo, hi = everything.uv_limits
+    assert lo == pytest.approx(q.min() * 339e9 / 299_792_458.0, rel=1e-3)
+    assert hi == pytest.approx(q.max() * 351e9 / 299_792_458.0, rel=1e-3)
+
+
+def _edge(i):
+    return 10.0 ** (i / FINE_PER_DECADE)
+
+
+def test_fine_bin_cut_and_line_channels_equal_a_direct_cut(one_ms):
+    """Sums cut at fine-bin edges and without line channels afterwards = the sums of a
+    pass that flagged the same data while reading."""
+    ms, reader = one_ms
+    t = _target(ms)
+    binned = _sums(reader, t, PassSpec(bins=BinPlan(FINE_PER_DECADE, True))).binned
+    # just below / above bin edges: the cut then keeps exactly the data of [lo, hi]
+    lo, hi = _edge(4200) * (1 - 1e-9), _edge(4550) * (1 + 1e-9)
+    common = CommonUvRange(lo, hi, np.array([[lo, hi]]))
+    masks = np.zeros((N_CAL, N_CHAN), bool)
+    masks[0, [2, 3, 4]] = True  # A's line channels
+    masks[2, 7] = True
+    lines = LineChannels((masks, np.zeros_like(masks)), FIELDS[:3], (0, 1))
+    n_bin = uv_edges_lambda().size - 1
+    point, model = cut_sums(binned, N_CAL, common, lines, n_bin)
+    direct = _sums(
+        reader,
+        lines.without_lines(t),
+        PassSpec(uvrange=UvRange(lo, hi, True), model_edges=uv_edges_lambda()),
+    )
+    assert 0 < point[..., SUM_N].sum() < 0.8 * _sums(reader, t).point[..., SUM_N].sum()  # guard
+    np.testing.assert_allclose(point, direct.point, rtol=1e-10)
+    np.testing.assert_allclose(model, direct.model_bins, rtol=1e-10, atol=1e-9)
+
+
+def _same(a, b):
+    """a and b equal on the union of their bins (either may hold empty edge bins)."""
+    zero = ChannelBins(b.per_decade, b.first, np.zeros_like(b.sums))
+    both = a + zero, b + ChannelBins(a.per_decade, a.first, np.zeros_like(a.sums))
+    assert both[0].per_decade == both[1].per_decade == b.per_decade
+    np.testing.assert_allclose(both[0].sums, both[1].sums, rtol=1e-12)
+
+
+def test_bins_merge_and_add_across_resolutions(one_ms):
+    ms, reader = one_ms
+    t = _target(ms)
+    fine = _sums(reader, t, PassSpec(bins=BinPlan(1000, False))).binned[0]
+    coarse = _sums(reader, t, PassSpec(bins=BinPlan(200, False))).binned[0]
+    _same(fine.coarsened(200), coarse)
+    # an epoch of two MSs read at different resolutions
+    _same(fine + coarse, ChannelBins(200, coarse.first, 2 * coarse.sums))
+    with pytest.raises(ValueError, match="uv axis"):
+        ChannelBins(0, 0, np.zeros((1, 1, 1, 6))).within(1.0, 2.0)
+
+
+def test_memory_bound_merges_bins_without_losing_data(one_ms):
+    ms, reader = one_ms
+    t = _target(ms)
+    full = _sums(reader, t, PassSpec(bins=BinPlan(FINE_PER_DECADE, True)))
+    small = _sums(reader, t, PassSpec(bins=BinPlan(FINE_PER_DECADE, True), max_bin_bytes=100_000))
+    assert all(b.per_decade < FINE_PER_DECADE for b in small.binned)
+    assert sum(b.sums.nbytes for b in small.binned) <= 100_000
+    for a, b in zip(full.binned, small.binned, strict=True):
+        _same(a.coarsened(b.per_decade), b)
+
+
+def test_sums_pickle_and_stay_small(one_ms):
+    ms, reader = one_ms
+    t = _target(ms)
+    spec = PassSpec(bins=BinPlan(FINE_PER_DECADE, True), uv_limits=True)
+    plan = ms_plan(t, N_CAL, spec)
+    assert pickle.loads(pickle.dumps(plan)).selection == plan.selection
+    s = accumulate(reader.chunks(plan.selection), plan)
+    assert len(pickle.dumps(s)) < 2e6  # visibilities are 3000 rows x 16 chan x 2 x 16 B
+
+
+def test_field_point_flux_per_spw():
+    rng = np.random.default_rng(9)
+    ms = fake_ms(rng, "/fake/gf.ms", day=0, scale=1.0)
+    reader = FakeReader([ms])
+    flux, weight = field_point_flux(reader, ms.info, "B", [1, 0])
+    cross = (ms.ant[0] != ms.ant[1]) & (ms.field_id == 1)
+    n = np.count_nonzero(cross) * N_CHAN
+    np.testing.assert_allclose(weight, n * 2 / 0.3**2)  # Stokes I weight 2 / sigma^2
+    assert np.all(np.abs(flux - FLUX_JY[1]) < 5 * 0.3 / np.sqrt(2 * n))
+    assert reader.passes["/fake/gf.ms"] == 1

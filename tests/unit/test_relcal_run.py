@@ -1,0 +1,239 @@
+"""relcal_fit end to end on synthetic MSs: the task skeleton with fake readers, one
+pass per MS for every option but selfcal, injected truth recovered."""
+
+import contextlib
+import dataclasses
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from almacal.casatask.skeleton import run_task
+from almacal.casatask.spec import load_spec
+from almacal.relcal.task import RelcalFitTask
+from tests.unit.relcal_synth import FakeReader, fake_ms
+
+SCALE = np.array([1.0, 0.92, 1.06, 0.97])
+CALS = ["A", "B", "C"]
+
+
+@pytest.fixture(autouse=True)
+def log(monkeypatch):
+    """casalog without CASA: almacal.casatask.log takes casatasks from sys.modules."""
+    lines: list[str] = []
+    post = lambda msg, *a, **k: lines.append(msg)  # noqa: E731
+    fake = types.SimpleNamespace(casalog=types.SimpleNamespace(post=post, origin=lambda *a: None))
+    monkeypatch.setitem(sys.modules, "casatasks", fake)
+    return lines
+
+
+def _paths(tmp_path_factory, name, n):
+    out = []
+    for i in range(n):
+        d = tmp_path_factory.mktemp(name) / f"ep{i + 1}.ms"
+        d.mkdir()
+        (d / "table.dat").write_bytes(b"")
+        out.append(str(d))
+    return out
+
+
+@pytest.fixture(scope="module")
+def epochs(tmp_path_factory):
+    """Four epochs; epoch 2 on baselines 20-90 m (the others 9-45 m), a 30 % envelope
+    (FWHM 8"), and a line in A's spw 0 channel 3 whose strength changes per epoch."""
+    rng = np.random.default_rng(2024)
+    paths = _paths(tmp_path_factory, "epochs", 4)
+    sets = [
+        fake_ms(
+            rng,
+            p,
+            day=30 * i,
+            scale=g,
+            envelope=0.3,
+            baseline_m=(20.0, 90.0) if i == 1 else (9.0, 45.0),
+            line_jy=(3.0, 0.0, 1.5, 0.0)[i],
+        )
+        for i, (p, g) in enumerate(zip(paths, SCALE, strict=True))
+    ]
+    return sets
+
+
+@pytest.fixture(scope="module")
+def point_epochs(tmp_path_factory):
+    rng = np.random.default_rng(77)
+    paths = _paths(tmp_path_factory, "points", 4)
+    return [
+        fake_ms(rng, p, day=30 * i, scale=g)
+        for i, (p, g) in enumerate(zip(paths, SCALE, strict=True))
+    ]
+
+
+def _run(sets, **kw):
+    reader = FakeReader(sets)
+    args = load_spec("relcal_fit").defaults()
+    args |= {"vis": [s.info.path for s in sets], "field": CALS, "outfile": ""} | kw
+    return run_task(RelcalFitTask(reader), args), reader
+
+
+def _true_rfcf():
+    return SCALE.mean() / SCALE
+
+
+def test_point_sources_give_the_injected_rfcf(point_epochs, log):
+    rec, reader = _run(point_epochs, perspw=True)
+    rfcf, sig = np.array(rec["rfcf"]), np.array(rec["rfcf_sigma"])
+    # per flux ~0.3 / sqrt(2 x 11000) ~ 2e-3 Jy on 0.5-1.2 Jy: sigma_rFCF ~1.5e-3; 5 sigma
+    assert np.all(sig > 0) and np.all(sig < 3e-3)
+    assert np.all(np.abs(rfcf - _true_rfcf()) < 5 * sig), (rfcf, _true_rfcf(), sig)
+    assert np.array(rec["flux_spw"]).shape == (4, 3, 2)
+    assert dict(reader.passes) == {s.info.path: 1 for s in point_epochs}
+    assert any("rFCF per epoch" in line for line in log)
+
+
+@pytest.mark.parametrize(
+    ("options", "n_pass"),
+    [
+        ({}, 1),
+        ({"perspw": True, "uvrange": "10~60klambda"}, 1),
+        ({"uvrange": "common"}, 1),
+        ({"fitspw": "auto"}, 1),
+        ({"model": "point+gaussian", "modelcheck": True}, 1),
+        ({"fitspw": "auto", "uvrange": "common", "model": "point+gaussian", "modelcheck": True}, 1),
+        ({"fitposition": True, "model": "gaussian"}, 1),
+        ({"fitposition": True, "uvrange": "common", "modelcheck": True}, 1),
+        ({"rejectsigma": 5.0, "minfamily": 2}, 1),
+        # (u, v) cells without each calibrator's line channels: known after a first pass
+        ({"fitposition": True, "fitspw": "auto"}, 2),
+    ],
+)
+def test_each_ms_is_read_once(point_epochs, options, n_pass):
+    rec, reader = _run(point_epochs, **options)
+    assert dict(reader.passes) == {s.info.path: n_pass for s in point_epochs}
+    assert np.all(np.isfinite(rec["rfcf"]))
+
+
+def test_options_remove_their_biases(epochs):
+    """The envelope and epoch 2's longer baselines bias the point fit; the common uv
+    range and the total flux of a point+Gaussian model remove it, fitspw the line."""
+    truth = _true_rfcf()
+    plain, _ = _run(epochs)
+    dev = np.abs(np.array(plain["rfcf"]) - truth)
+    assert dev.max() > 0.05  # guard: the envelope is resolved out in epoch 2
+    common, _ = _run(epochs, uvrange="common", fitspw="auto")
+    lo, hi = common["uvrange_klambda"]
+    # epoch 2's shortest baseline (20 m) and the others' longest (45 m) at 339-351 GHz
+    assert 22 < lo < 24 and 52 < hi < 53.5, (lo, hi)
+    assert common["line_channels"]["A"]["0"] == [2, 3, 4]  # channel 3 and its neighbours
+    assert set(common["line_channels"]) == {"A"}
+    sig = np.array(common["rfcf_sigma"])
+    # within 20-45 m the envelope (visibility < 0.07 at 23 klambda) differs by < 1 %
+    # of 0.3 between epochs: 5 sigma + 0.3 %
+    assert np.all(np.abs(np.array(common["rfcf"]) - truth) < 5 * sig + 3e-3)
+    pg, _ = _run(epochs, model="point+gaussian", fitspw="auto")
+    sig = np.array(pg["rfcf_sigma"])
+    assert np.all(np.abs(np.array(pg["rfcf"]) - truth) < 5 * sig), (pg["rfcf"], truth)
+    np.testing.assert_allclose(np.nanmedian(pg["model_fwhm_arcsec"]), 8.0, rtol=0.2)
+
+
+def test_fully_flagged_field_is_refused_from_the_sums(point_epochs):
+    sets = list(point_epochs)
+    ms = sets[2]
+    flagged = [f.copy() for f in ms.flag]
+    for f in flagged:
+        f[..., ms.field_id == 1] = True
+    sets[2] = type(ms)(**{**ms.__dict__, "flag": flagged})
+    with pytest.raises(ValueError, match=r"field 'B': all data are flagged in .*ep3\.ms"):
+        _run(sets)
+
+
+def test_no_data_in_range_names_the_epoch(point_epochs):
+    with pytest.raises(ValueError, match=r"field 'A' has no unflagged, finite data.*epoch 1"):
+        _run(point_epochs, uvrange=">1e6klambda")
+
+
+class FakeSelfcal:
+    """relcal.selfcal.SelfcalCalls on FakeMs copies: records the calls; gaincal
+    'solves' 10 deg phases."""
+
+    def __init__(self, reader, workdir):
+        self.reader, self.workdir = reader, workdir
+        self.models, self.gaincals, self.applycals = [], [], []
+
+    def scratch_directory(self, near):
+        return contextlib.nullcontext(self.workdir)
+
+    def scratch_copy(self, vis, field_ids, column, workdir):
+        ms = self.reader.sets[vis]
+        path = f"{workdir}/{vis.rsplit('/', 1)[-1]}.selfcal.ms"
+        info = dataclasses.replace(ms.info, path=path)
+        self.reader.sets[path] = dataclasses.replace(ms, info=info)
+        return path
+
+    def antennas_with_data(self, vis):
+        return np.arange(3, 16)
+
+    def write_model(self, info, model_jy):
+        self.models.append(model_jy)
+
+    def gaincal(self, **params):
+        self.gaincals.append(params)
+
+    def applycal(self, **params):
+        self.applycals.append(params)
+
+    def solved_phases(self, caltable):
+        n = 40
+        g = np.exp(1j * np.deg2rad(np.where(np.arange(n) % 2, 10.0, -10.0)))[None, None, :]
+        return np.repeat(g, 2, axis=0), np.zeros((2, 1, n), bool), np.arange(n) % 3
+
+
+def test_selfcal_rounds_on_scratch_copies(point_epochs, tmp_path):
+    reader = FakeReader(point_epochs)
+    calls = FakeSelfcal(reader, str(tmp_path))
+    args = load_spec("relcal_fit").defaults()
+    vis = [s.info.path for s in point_epochs]
+    args |= {"vis": vis, "field": CALS, "outfile": "", "selfcal": True, "combine": "spw"}
+    rec = run_task(RelcalFitTask(reader, calls), args)
+    assert rec["selfcal_solint"] == ["inf", "20.2s", "5.05s"]
+    # the antenna nearest the median position of those with data (3-15 on a line)
+    assert rec["selfcal_refant"] == ["CM09"] * 4
+    np.testing.assert_allclose(rec["selfcal_phase_rms_deg"], 10.0)
+    # nothing changed the data: the same fluxes before and after, and as without selfcal
+    np.testing.assert_array_equal(rec["selfcal_flux_before"], rec["selfcal_flux_after"])
+    plain, _ = _run(point_epochs, perspw=True)
+    np.testing.assert_allclose(rec["flux"], plain["flux"], rtol=1e-12)
+    # three rounds per MS, each on top of the earlier tables; phase-only; spw-combined
+    assert len(calls.gaincals) == 12 and calls.gaincals[2]["gaintable"] == [
+        calls.gaincals[0]["caltable"],
+        calls.gaincals[1]["caltable"],
+    ]
+    assert {g["calmode"] for g in calls.gaincals} == {"p"} and calls.gaincals[0]["refant"] == "CM09"
+    assert calls.applycals[1]["spwmap"] == [[0, 0], [0, 0]] and not calls.applycals[0]["calwt"]
+    # MODEL_DATA: each calibrator's fitted flux per spw, 0 for the target field
+    model = calls.models[0]  # (ddid, field) of the first MS
+    np.testing.assert_allclose(model[:, :3], np.array(plain["flux_spw"][0]).T, rtol=1e-12)
+    assert np.all(model[:, 3] == 0)
+    # the user's MSs are not read: 1 + 3 refits and the fit itself per scratch copy
+    assert all(reader.passes[p] == 0 for p in vis)
+    assert sorted(reader.passes.values()) == [5] * 4
+
+
+def test_an_epoch_of_two_mss_adds_their_binned_sums(point_epochs, tmp_path):
+    """groupby='day': a copy of epoch 1 on the same day doubles its data; with the
+    cuts made after the pass the fluxes stay, their weight sigma drops by sqrt(2)."""
+    twin_path = tmp_path / "twin.ms"
+    twin_path.mkdir()
+    (twin_path / "table.dat").write_bytes(b"")
+    first = point_epochs[0]
+    twin = dataclasses.replace(first, info=dataclasses.replace(first.info, path=str(twin_path)))
+    opts = {"uvrange": "common", "fitspw": "auto", "groupby": "day"}
+    alone, _ = _run(point_epochs, **opts)
+    day, reader = _run([*point_epochs, twin], **opts)
+    assert sorted(day["vis"][0]) == sorted([first.info.path, str(twin_path)])
+    np.testing.assert_allclose(day["flux"], alone["flux"], rtol=1e-10)
+    np.testing.assert_allclose(
+        np.array(day["flux_sigma_weights"])[0], np.array(alone["flux_sigma_weights"])[0] / 2**0.5
+    )
+    assert day["uvrange_klambda"] == alone["uvrange_klambda"]
+    assert set(reader.passes.values()) == {1}
