@@ -8,11 +8,11 @@ from almacal.casatask.log import casalog
 from almacal.casatask.skeleton import run_task
 from almacal.catalog_query import ServiceConfig
 from almacal.gridflux.task import GridfluxCheckTask
-from almacal.io import ms as ms_io
 from almacal.io.catalog_service import HttpCatalogClient
+from almacal.io.ms import CasaMs
 from almacal.io.msinfo import read_ms_info
 from almacal.msinfo import MsInfo
-from almacal.relcal.fluxfit import SUM_W, fit_point
+from almacal.relcal.pointflux import field_point_flux
 
 
 class CasaGridfluxReaders:
@@ -28,13 +28,9 @@ class CasaGridfluxReaders:
     def point_flux(
         info: MsInfo, field: str, spws: tuple[int, ...]
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Point-source fit of field per spw in CORRECTED_DATA (else DATA), all channels."""
-        index = np.full(len(info.field_names), -1)
-        index[info.field_ids(field)] = 0
-        every = ms_io.select_channels(info, "")
-        channels = {s: every[s] for s in spws}
-        sums = ms_io.read_point_sums(info, index, 1, channels, info.datacolumn("auto"), None)[0]
-        return fit_point(sums).flux, sums[:, SUM_W]
+        """Point-source fit of field per spw in CORRECTED_DATA (else DATA), all channels:
+        relcal_fit's per-MS unit."""
+        return field_point_flux(CasaMs(), info, field, spws)
 
     @staticmethod
     def post(message: str, priority: str = "INFO") -> None:

@@ -91,14 +91,17 @@ def _catalog_file(path, obs):
 
 def _point_fluxes(vis, column):
     """Point-source fit of every field, all spws: (flux, sigma) dicts by field name."""
-    from almacal.io import ms as ms_io
+    from almacal.io.ms import CasaMs
+    from almacal.relcal.accumulate import PassSpec, accumulate
     from almacal.relcal.fluxfit import fit_point
+    from almacal.relcal.plan import Target, ms_plan
 
-    info = ms_io.read_info(vis)
+    reader = CasaMs()
+    info = reader.read_info(vis)
     n = len(info.field_names)
-    sums = ms_io.read_point_sums(
-        info, np.arange(n), n, ms_io.select_channels(info, ""), column, None
-    )
+    target = Target(info, np.arange(n), reader.select_channels(info, ""), column)
+    plan = ms_plan(target, n, PassSpec())
+    sums = accumulate(reader.chunks(plan.selection), plan).point
     fit = fit_point(sums.sum(axis=1))
     return dict(zip(info.field_names, fit.flux, strict=True)), dict(
         zip(info.field_names, fit.sigma_weights, strict=True)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from almacal.b2b.planner import plan
 from almacal.b2b.diagnostics import DgcPhases
+from almacal.b2b.planner import plan
 from almacal.b2b.results import B2BResult, PlanResult, write_ecsv
 from almacal.b2b.structure import find_structure
 from tests.unit.test_b2b_diagnostics import _summary

@@ -92,8 +92,8 @@ def test_existing_output_needs_overwrite(kw, tmp_path):
 
 
 def test_every_value_passes_through(kw, tmp_path):
-    from almacal.gridflux.check import CheckOptions
     from almacal.catalog_query import ServiceConfig
+    from almacal.gridflux.check import CheckOptions
 
     csv = tmp_path / "flux.csv"
     csv.write_text("")

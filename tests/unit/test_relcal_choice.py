@@ -45,7 +45,7 @@ def test_stability_chi2_and_lightcurve_against_a_loop():
     np.testing.assert_allclose(ch.lightcurve, rfcf[:, None] / mcf, rtol=1e-12)
     assert ch.used.tolist() == used.tolist() and not ch.dropped.any()
     assert [e["reason"] for e in ch.exclusions] == ["exclude (user)"] * 6
-    rec = ch.record()
+    rec = ch.to_record()
     assert rec["stability_chi2"][:3] == ch.stability_chi2[:3].tolist()
     assert rec["family"] == list(FIELDS) and rec["dropped"] == ch.dropped.tolist()
     assert rec["exclusions"][0] == {"epoch": 1, "field": "D", "reason": "exclude (user)"}

@@ -5,8 +5,9 @@ import os
 import numpy as np
 import pytest
 
-from almacal.msinfo import MsInfo
-from almacal.relcal.params import FitOptions, RelcalFitParams, check_vis, split_names
+from almacal.casatask.checks import check_vis, split_names
+from almacal.msinfo import FieldInfo, MsInfo, SpwInfo
+from almacal.relcal.params import FitOptions, RelcalFitParams
 
 DAY = 86400.0
 
@@ -14,8 +15,8 @@ DAY = 86400.0
 def _info(path, day, **kw):
     base = dict(
         path=path,
-        field_names=("SMM9", "SMM4", "SMM3", "SMM9"),
-        chan_freq_hz=(np.array([3.40e11, 3.41e11]), np.array([3.50e11, 3.52e11])),
+        fields=tuple(FieldInfo(i, n) for i, n in enumerate(("SMM9", "SMM4", "SMM3", "SMM9"))),
+        spws=(SpwInfo(0, np.array([3.40e11, 3.41e11])), SpwInfo(1, np.array([3.50e11, 3.52e11]))),
         ddid_spw=np.array([0, 1]),
         ddid_pol=np.array([0, 0]),
         corr_types=(np.array([9, 12]), np.array([10, 11])),

@@ -52,7 +52,7 @@ def test_noise_free_gaussian_is_exact_and_imaginary_parts_are_not_scatter():
     assert both.gaussian[0, 0] == pytest.approx(0.8, rel=1e-5)
     assert both.total[0, 0] == pytest.approx(1.1, rel=1e-6)
     assert both.fwhm_arcsec[0, 0] == pytest.approx(5.0, rel=1e-5)
-    rec = both.record()
+    rec = both.to_record()
     assert rec == {
         "model": "point+gaussian",
         "model_flux_point": both.point.tolist(),

@@ -192,7 +192,7 @@ def test_total_sigma_error_describes_its_scatter_when_spw_error_dominates():
 
 def test_record_names_every_number():
     dec = _decomposed(np.random.default_rng(2020), sigma_spw=0.008, sigma_fit=0.005)
-    rec = dec.record()
+    rec = dec.to_record()
     assert rec["sigma_total"] == {"sigma": dec.total.sigma, "error": dec.total.error}
     assert rec["sigma_fit"] == {"sigma": dec.fit.sigma, "error": dec.fit.error}
     low, high = dec.sigma_spw_interval

@@ -141,7 +141,7 @@ def test_null_record():
         n_mc=500,
         rng=np.random.default_rng(62),
     )
-    assert null.record() == {
+    assert null.to_record() == {
         "n_mc": 500,
         "sigma_alpha": null.sigma_alpha,
         "sigma_spw": 0.004,

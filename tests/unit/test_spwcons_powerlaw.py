@@ -70,7 +70,7 @@ def test_fit_values_against_weighted_least_squares_by_hand():
     assert p.p_value == pytest.approx(2 * stats.norm.sf(abs(p.alpha) / p.alpha_error), rel=1e-12)
     assert p.nu0_hz == pytest.approx(np.exp(np.log(BAND7_HZ).mean()), rel=1e-15)
     assert p.c == pytest.approx(1.01, rel=0.01) and abs(p.alpha - 0.8) < 5 * err
-    rec = p.record()
+    rec = p.to_record()
     assert rec == {
         "c": p.c,
         "alpha": p.alpha,
@@ -104,6 +104,6 @@ def test_bootstrap_percentiles_match_the_residual_scatter():
     lo, hi = p.boot_interval95
     assert p.alpha - lo == pytest.approx(1.96 * width, rel=0.03)
     assert hi - p.alpha == pytest.approx(1.96 * width, rel=0.03)
-    assert p.record()["zero_in_boot_interval95"] is False and lo < -0.3 < hi
+    assert p.to_record()["zero_in_boot_interval95"] is False and lo < -0.3 < hi
     flat = fit_power_law(BAND7_HZ, X**0.0 * norm / X**-0.3, sigma, nboot=2000, rng=rng)
-    assert flat.record()["zero_in_boot_interval95"] is True and flat.consistent_with_zero
+    assert flat.to_record()["zero_in_boot_interval95"] is True and flat.consistent_with_zero
