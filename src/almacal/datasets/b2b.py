@@ -71,6 +71,7 @@ def simulate_b2b(
         noise_scale=noise_scale,
     )
     sim_io.finish_columns(path, fill.writer, weight_spectrum=False)
+    sim_io.write_alma_metadata(path)
     truth = b2b_truth(
         fill,
         scans,

@@ -104,6 +104,7 @@ def _build_epoch(
         offsets=setup.config.source_offset_arcsec,
     )
     sim_io.finish_columns(path, writer, weight_spectrum=setup.config.weight_spectrum)
+    sim_io.write_alma_metadata(path)
     result = epoch_result(setup, layout, acc, path, date)
     cal = [f.name for f in setup.fields].index(CALIBRATORS[0])
     sim_io.post(

@@ -23,6 +23,7 @@ from almacal.io.simulator import (
     set_fields_and_times,
     simulator_tool,
     transit_utc_seconds,
+    write_alma_metadata,
 )
 from almacal.io.tables import opened_table
 
@@ -38,6 +39,7 @@ __all__ = [
     "remove_ms",
     "set_basebands",
     "transit_utc_seconds",
+    "write_alma_metadata",
 ]
 
 

@@ -8,7 +8,10 @@ with almacal.io.b2b_simulator (a second MS layout built the same way).
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
+import re
 import shutil
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -35,6 +38,21 @@ TILE_BYTES = 2**20
 
 # casatools' simulator adds these; a split pipeline product carries DATA only.
 SCRATCH_COLUMNS = ("MODEL_DATA", "CORRECTED_DATA")
+
+# casacore's MDirection::Types and their codes, as real ALMA MSs list them in the
+# TabRefTypes/TabRefCodes of a variable-reference direction column (0 J2000 ... 21 ICRS,
+# 32 MERCURY ... 42 COMET). hifa_importdata rewrites J2000 (0) to ICRS (21) in place.
+DIRECTION_TYPES = (
+    "J2000 JMEAN JTRUE APP B1950 B1950_VLA BMEAN BTRUE GALACTIC HADEC AZEL AZELSW AZELGEO "
+    "AZELSWGEO JNAT ECLIPTIC MECLIPTIC TECLIPTIC SUPERGAL ITRF TOPO ICRS MERCURY VENUS MARS "
+    "JUPITER SATURN URANUS NEPTUNE PLUTO SUN MOON COMET"
+).split()
+DIRECTION_CODES = (*range(22), *range(32, 43))
+DIRECTION_REF_COLUMNS = {
+    "PHASE_DIR": "PhaseDir_Ref",
+    "DELAY_DIR": "DelayDir_Ref",
+    "REFERENCE_DIR": "RefDir_Ref",
+}
 
 
 @dataclass(frozen=True)
@@ -326,3 +344,92 @@ def finish_columns(
             "%s: the simulator flagged %d samples; now unflagged", path, n_flagged, priority="WARN"
         )
     return n_flagged
+
+
+def write_alma_metadata(path: str) -> None:
+    """What real ALMA MSs carry and the simulator leaves out, written as importasdm does.
+
+    FIELD: PhaseDir_Ref, DelayDir_Ref, RefDir_Ref, each direction column a variable-
+    reference column (MEASINFO VarRefCol). SPECTRAL_WINDOW: BBC_NO from the ALMA spw
+    name (``...#BB_2#...`` -> 2) where the build did not set it. OBSERVATION: SCHEDULE
+    ``['SchedulingBlock uid://...', 'ExecBlock uid://...']`` (the SB from the project
+    code, the EB from the MS name, so each EB of a set is distinct). PROCESSOR: the
+    correlator row (ALMA_ACA for 7 m dishes, else ALMA_BASELINE). hifa_importdata
+    refuses an MS without the first three.
+    """
+    _write_direction_refs(path)
+    _write_basebands_from_names(path)
+    _write_schedule(path)
+    _write_correlator(path)
+
+
+def _int_column(comment: str) -> dict[str, Any]:
+    return {
+        "valueType": "int",
+        "dataManagerType": "StandardStMan",
+        "option": 0,
+        "maxlen": 0,
+        "comment": comment,
+    }
+
+
+def _write_direction_refs(path: str) -> None:
+    with opened_table(os.path.join(path, "FIELD"), writable=True) as tb:
+        n = int(tb.nrows())
+        for column, ref_column in DIRECTION_REF_COLUMNS.items():
+            keywords = tb.getcolkeywords(column)
+            measinfo = keywords["MEASINFO"]
+            if "VarRefCol" in measinfo:
+                continue
+            code = DIRECTION_CODES[DIRECTION_TYPES.index(measinfo["Ref"])]
+            if ref_column not in tb.colnames():
+                tb.addcols({ref_column: _int_column("Direction reference code")})
+            tb.putcol(ref_column, np.full(n, code, dtype=np.int32))
+            keywords["MEASINFO"] = {
+                "type": "direction",
+                "VarRefCol": ref_column,
+                "TabRefTypes": np.array(DIRECTION_TYPES),
+                "TabRefCodes": np.array(DIRECTION_CODES, dtype=np.uint32),
+            }
+            tb.putcolkeywords(column, keywords)
+
+
+def _write_basebands_from_names(path: str) -> None:
+    with opened_table(os.path.join(path, "SPECTRAL_WINDOW"), writable=True) as tb:
+        if "BBC_NO" in tb.colnames():
+            return
+        names = [str(n) for n in tb.getcol("NAME")]
+        found = [re.search(r"#BB_(\d)#", n) for n in names]
+        if not all(found):
+            raise ValueError(f"{path}: spw names {names} do not all name an ALMA baseband")
+        tb.addcols({"BBC_NO": _int_column("Baseband converter number")})
+        tb.putcol("BBC_NO", np.array([int(m.group(1)) for m in found if m], dtype=np.int32))
+
+
+def _uid(archive: str, text: str, n_hex: int) -> str:
+    digest = hashlib.sha1(text.encode("utf-8")).hexdigest()
+    return f"uid://{archive}/X{digest[:6]}/X{digest[6 : 6 + n_hex]}"
+
+
+def _write_schedule(path: str) -> None:
+    name = os.path.basename(os.path.normpath(path))
+    with opened_table(os.path.join(path, "OBSERVATION"), writable=True) as tb:
+        for row, project in enumerate(tb.getcol("PROJECT")):
+            schedule = [
+                f"SchedulingBlock {_uid('A001', str(project), 3)}",
+                f"ExecBlock {_uid('A002', name, 4)}",
+            ]
+            tb.putcell("SCHEDULE", row, np.array(schedule))
+
+
+def _write_correlator(path: str) -> None:
+    with opened_table(os.path.join(path, "ANTENNA")) as tb:
+        dishes = np.asarray(tb.getcol("DISH_DIAMETER"), dtype=float)
+    with opened_table(os.path.join(path, "PROCESSOR"), writable=True) as tb:
+        if tb.nrows():
+            return
+        tb.addrows(1)
+        tb.putcell("TYPE", 0, "CORRELATOR")
+        tb.putcell("SUB_TYPE", 0, "ALMA_ACA" if np.all(dishes < 8.0) else "ALMA_BASELINE")
+        tb.putcell("TYPE_ID", 0, 0)
+        tb.putcell("MODE_ID", 0, 0)
