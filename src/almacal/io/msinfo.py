@@ -175,9 +175,14 @@ def _by_intent(intents: dict[int, set[str]]) -> dict[str, tuple[int, ...]]:
 def _pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Unique (a, b) rows of two non-negative integer columns, as an (n, 2) array.
 
-    One int64 key per row: np.unique on 1-D keys is ~20x faster than axis=0.
+    One int64 key per row: np.unique on 1-D keys is ~20x faster than axis=0; runs of
+    equal keys (an MS is in time order: one integration's baselines are adjacent) are
+    dropped first, so the sort sees a few keys per integration, not every row.
     """
-    key = np.unique(np.asarray(a, dtype=np.int64) << 32 | np.asarray(b, dtype=np.int64))
+    key = np.asarray(a, dtype=np.int64) << 32 | np.asarray(b, dtype=np.int64)
+    if key.size > 1:
+        key = key[np.r_[True, key[1:] != key[:-1]]]
+    key = np.unique(key)
     return np.column_stack([key >> 32, key & 0xFFFFFFFF])
 
 
