@@ -40,7 +40,7 @@ def read_ms_info(path: str) -> MsInfo:
         obs_mode = read_state(path)
         index = read_main_index(path, ddid_spw)
     except RuntimeError as exc:
-        raise unreadable(path, exc) from exc
+        raise unreadable(path, exc) from None
     names = tuple(f[0] for f in fields)
     scans = index.scans(names, obs_mode)
     intents = _intents_of(index.field_state_pairs, obs_mode)
@@ -93,7 +93,7 @@ def check_readable(path: str) -> None:
                     if tb.iscelldefined(column, row):
                         tb.getcell(column, row)
             except RuntimeError as exc:
-                raise _bad_column(path, column, managers.get(column, {}), exc) from exc
+                raise _bad_column(path, column, managers.get(column, {}), exc) from None
 
 
 def _bad_column(path: str, column: str, manager: dict, exc: Exception) -> UnreadableTableError:

@@ -213,7 +213,7 @@ def _reading(path: str, param: str, writable: bool) -> Iterator[None]:
     except RuntimeError as exc:
         if writable or type(exc) is not RuntimeError or not _from_casatools(exc):
             raise
-        raise unreadable(path, exc, param) from exc
+        raise unreadable(path, exc, param) from None
 
 
 @contextmanager
