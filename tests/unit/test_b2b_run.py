@@ -26,9 +26,9 @@ from tests.unit.b2b_fake_casa import (
     N_ANT,
     TASK_ARGS,
     FakeCasa,
-    FakeLog,
     ms_info,
 )
+from tests.unit.fake_log import FakeLog
 
 ATOL = 1e-9  # rad: rounding only
 

@@ -20,6 +20,7 @@ from almacal.outputs import (
     temporary_name,
     write_json,
 )
+from tests.unit.fake_log import FakeLog
 
 
 def test_staged_files_appear_only_when_all_are_written(tmp_path):
@@ -70,19 +71,11 @@ def test_task_figures_leave_the_users_matplotlib_alone():
     assert offenders == []
 
 
-class _Log:
-    def __init__(self):
-        self.lines = []
-
-    def post(self, message, priority="INFO"):
-        self.lines.append((priority, message))
-
-
 @pytest.fixture
 def log(monkeypatch):
     from almacal import outputs
 
-    fake = _Log()
+    fake = FakeLog()
     monkeypatch.setattr(outputs, "casalog", fake)
     return fake
 

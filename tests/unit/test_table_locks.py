@@ -11,22 +11,15 @@ import pytest
 from almacal.io import tables
 from almacal.io.tables import TableLockedError, lock_holder, wait_unlocked
 from tests.fsutil import fcntl_holder
+from tests.unit.fake_log import FakeLog
 
 BOUND_S = 1.5  # a short bound for the tests; the default is tables.LOCK_WAIT_S
-
-
-class _Log:
-    def __init__(self):
-        self.lines = []
-
-    def post(self, message, priority="INFO"):
-        self.lines.append((priority, message))
 
 
 @pytest.fixture
 def quick(monkeypatch):
     monkeypatch.setattr(tables, "LOCK_WAIT_S", BOUND_S)
-    log = _Log()
+    log = FakeLog()
     monkeypatch.setattr(tables, "casalog", log)
     return log
 
