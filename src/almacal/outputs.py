@@ -138,7 +138,7 @@ class _Claim:
         with _HELD_LOCK:
             if self.path in _HELD:
                 raise OutputBusyError(
-                    f"output {self.path!r} is being written by another run in this process"
+                    f"{self.path!r} is in use by another almacal run in this process"
                 )
             _HELD.add(self.path)
         try:
@@ -154,8 +154,8 @@ class _Claim:
                 fd = os.open(self.file, os.O_RDWR | os.O_CREAT, 0o644)
             except OSError as exc:
                 raise type(exc)(
-                    f"output {self.path!r}: cannot write in {os.path.dirname(self.file)!r} "
-                    f"({exc.strerror})"
+                    f"{self.path!r}: cannot write in {os.path.dirname(self.file)!r} "
+                    f"({exc.strerror}), where almacal claims it for this run"
                 ) from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -163,8 +163,8 @@ class _Claim:
                 holder = os.pread(fd, 200, 0).decode(errors="replace").strip()
                 os.close(fd)
                 raise OutputBusyError(
-                    f"output {self.path!r} is being written by another run ({holder or 'unknown'})"
-                    "; wait until it finishes or choose another name"
+                    f"{self.path!r} is in use by another almacal run ({holder or 'unknown'}): "
+                    "wait until it finishes, or choose another output name"
                 ) from None
             if self._still_there(fd):
                 os.ftruncate(fd, 0)

@@ -373,7 +373,7 @@ def test_two_runs_racing_for_one_outputvis_cannot_both_succeed(epochs, tmp_path)
     assert outcomes[1] == "success", outcomes
     assert (
         outcomes[0].startswith("OutputBusyError")
-        and "is being written by another run" in outcomes[0]
+        and "is in use by another almacal run" in outcomes[0]
     )
     assert fingerprint(ms) == before
     hist = read_columns(out, "MESSAGE", table="HISTORY")["MESSAGE"]

@@ -113,7 +113,9 @@ def test_a_second_run_writing_the_same_output_fails_at_once(tmp_path, log):
     proc = _stager(path)
     try:
         t0 = time.monotonic()
-        with pytest.raises(OutputBusyError, match=rf"x.json' is being written .*pid {proc.pid} "):
+        with pytest.raises(
+            OutputBusyError, match=rf"x.json' is in use by another almacal run \(pid {proc.pid} "
+        ):
             with staged({"a": path}):
                 pytest.fail("entered while the other run holds the claim")
         assert time.monotonic() - t0 < 1.0  # refused at once, not after a wait
@@ -160,7 +162,7 @@ def test_threads_of_one_process_are_refused_too(tmp_path):
     t.start()
     try:
         assert entered.wait(10)
-        with pytest.raises(OutputBusyError, match="another run in this process"):
+        with pytest.raises(OutputBusyError, match="another almacal run in this process"):
             with claimed([path]):
                 pass
     finally:

@@ -127,6 +127,8 @@ def lock_holder(lock_file: str, *, write: bool) -> int | None:
         return None  # unreadable: casatools will say so when it opens the table
     try:
         got = fcntl.fcntl(fd, fcntl.F_GETLK, struct.pack(fmt, *(fields[i] for i in order)))
+    except OSError:
+        return None  # no fcntl locks here (some network file systems): nothing to probe
     finally:
         os.close(fd)
     values = struct.unpack(fmt, got)
@@ -190,8 +192,9 @@ def unreadable(path: str, exc: Exception, param: str = "vis") -> UnreadableTable
     ms, sub = ms_of(path)
     where = f"its {sub} table" if sub else "its main table"
     reason = str(exc).strip() or type(exc).__name__
+    what = "measurement set" if param == "vis" else "table"
     return UnreadableTableError(
-        f"{param} {ms!r} is not a readable measurement set: {where} cannot be read, a file "
+        f"{param} {ms!r} is not a readable {what}: {where} cannot be read, a file "
         f"of it is damaged, truncated or missing (casacore: {reason})"
     )
 
