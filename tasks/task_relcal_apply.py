@@ -20,12 +20,22 @@ class CasaApplyCalls:
     write_history = staticmethod(caltables.write_history)
 
     @staticmethod
-    def post(message: str) -> None:
-        casalog.post(message)
+    def post(message: str, priority: str = "INFO") -> None:
+        casalog.post(message, priority)
 
 
 def relcal_apply(
-    vis, factor, factorfile, mode, outputvis, datacolumn, caltable, force, dryrun, overwrite
+    vis,
+    factor,
+    factorfile,
+    factorrange,
+    mode,
+    outputvis,
+    datacolumn,
+    caltable,
+    force,
+    dryrun,
+    overwrite,
 ):
     """Rescale amplitudes per epoch (seed 000 App. E). Parameters: xml/relcal_apply.xml."""
     return run_task(RelcalApplyTask(CasaApplyCalls()), locals())

@@ -302,7 +302,8 @@ def test_bad_inputs_are_clear_errors_and_leave_the_ms_alone(b2b_sim, tmp_path):
     before = fingerprint(vis)
     with pytest.raises(ValueError, match="refant='DV99' is not an antenna"):
         _run(vis, refant="DV99")
-    with pytest.raises(ValueError, match="missing DGC scans: found 17 low-frequency and 0 high"):
+    # the phase calibrator has no high-frequency scans: the error names dgcfield
+    with pytest.raises(ValueError, match=r"dgcfield='J2229-0832' has 17 scans in the low.* and 0 "):
         _run(vis, dgcfield="J2229-0832", phasecal="J2228-0753")
     with pytest.raises(ValueError, match="lowspw=\\[9\\]"):
         _run(vis, lowspw=[9])
