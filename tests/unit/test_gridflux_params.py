@@ -31,6 +31,7 @@ def kw(tmp_path):
         phasecheck=False,
         outfile=str(tmp_path / "gf"),
         overwrite=False,
+        indexfit="au",
     )
 
 
@@ -118,6 +119,7 @@ def test_every_value_passes_through(kw, tmp_path):
             "delays": 1,
             "phasecheck": 1,
             "overwrite": 0,
+            "indexfit": "twopoint",
         }
     )
     assert p == GridfluxParams(
@@ -135,6 +137,7 @@ def test_every_value_passes_through(kw, tmp_path):
             n_mc=100,
             seed=0,
             asof=dt.datetime(2019, 4, 18, 12, 0, tzinfo=dt.timezone.utc),
+            indexfit="twopoint",
         ),
         delays=True,
         phasecheck=True,
