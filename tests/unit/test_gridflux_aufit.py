@@ -139,6 +139,56 @@ def test_published_getalmaflux_printouts_are_reproduced(name):
     assert abs(au.mc.median[0] - au.flux[0]) > 0.001
 
 
+# Printouts of older analysisUtils (pair line without errors, "getALMAFluxCSV():"), for
+# two-point pairs whose errors the "Closest ... measurement" lines give: sigma(log10 S)
+# was sigma / S there, a Monte Carlo sigma ln 10 = 2.3 times too large
+OLD_PRINTOUTS = {
+    "J1733-1304 2017-05-17": dict(
+        obs=dt.datetime(2017, 5, 17, tzinfo=UTC),
+        ghz=232.609,
+        meas=[
+            (dt.datetime(2017, 5, 17, tzinfo=UTC), 103.49, 3.02, 0.06),
+            (dt.datetime(2017, 5, 17, tzinfo=UTC), 343.48, 1.19, 0.06),
+        ],
+        spix=-0.776310,
+        flux=1.610486,
+        sigma=0.129021,
+        median=1.611432,
+    ),
+    "J1617-5848 2017-11-25": dict(
+        obs=dt.datetime(2017, 11, 25, tzinfo=UTC),
+        ghz=232.582,
+        meas=[
+            (dt.datetime(2017, 11, 23, tzinfo=UTC), 91.46, 1.13, 0.03),
+            (dt.datetime(2017, 11, 23, tzinfo=UTC), 343.48, 0.34, 0.03),
+        ],
+        spix=-0.907650,
+        flux=0.484359,
+        sigma=0.070961,
+        median=0.484686,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OLD_PRINTOUTS))
+def test_older_printouts_overstate_the_monte_carlo_sigma_by_ln10(name):
+    p = OLD_PRINTOUTS[name]
+    meas = [m(t, ghz, jy, err, source=name.split()[0]) for t, ghz, jy, err in p["meas"]]
+    ex = check(meas, (p["ghz"],), obs=p["obs"]).extrapolation
+    # the index, the result and the median do not depend on the weights' scale
+    assert ex.au.spix == pytest.approx(p["spix"], abs=1e-6)
+    assert ex.au.flux[0] == pytest.approx(p["flux"], abs=1e-6)
+    assert ex.au.mc.median[0] == pytest.approx(p["median"], rel=0.006)  # as above, 8 % sigma
+    # the old weighting reproduces the printed sigma (3.5 %: 10 000 + 20 000 draws) ...
+    old = log_fit(
+        [x.freq_hz for x in meas], [x.flux_jy for x in meas], [x.error_jy * LN10 for x in meas]
+    )
+    mc = pair_fit_monte_carlo(old, [p["ghz"] * 1e9], n_mc=20000, rng=np.random.default_rng(2))
+    assert mc.sigma[0] == pytest.approx(p["sigma"], rel=0.035)
+    # ... which is ln 10 (2.31 with the lognormal's curvature at ~8 %) times today's
+    assert p["sigma"] / ex.au.mc.sigma[0] == pytest.approx(LN10, rel=0.04)
+
+
 def _lognormal_std(fit, ghz):
     """Exact std of 10^(a + b x) for (a, b) normal with fit.cov."""
     x = math.log10(ghz)
