@@ -148,6 +148,7 @@ def test_steps_with_a_fake_client_and_point_flux(tmp_path, monkeypatch):
     two = run_task(GridfluxCheckTask(readers), _args([vis], indexfit="twopoint"))["eb"][0]
     np.testing.assert_allclose(two["catalog_flux_jy"], law, rtol=1e-9)  # exact for a law
     assert two["indexfit"] == "twopoint" and two["au_flux_jy"] == eb["au_flux_jy"]
+    assert two["au_flux_sigma_jy"] == eb["au_flux_sigma_jy"]  # its own stream of the seed
     assert eb["catalog"]["origin"] == "service" and eb["catalog"]["location"].startswith(
         "fake://search?"
     )

@@ -141,12 +141,17 @@ def check_eb(target: EbTarget, catalog: Catalog, options: CheckOptions) -> EbChe
     ex = extrapolate(
         sel, target.freq_hz, default_index=options.default_index, n_mc=options.n_mc, rng=rng
     )
-    # getALMAFlux's numbers whatever the estimator, drawn after ours: with the two-point
-    # rule every earlier number stays what it was for a given seed
+    # getALMAFlux's numbers whatever the estimator, from a child stream of the seed: the
+    # same for both estimators, and ours (the two-point rule's earlier numbers) untouched
     au_sel = _au_selection(sel, catalog, target, options)
     if au_sel is not None:
+        au_rng = np.random.default_rng(np.random.SeedSequence(options.seed).spawn(1)[0])
         au = au_estimate(
-            au_sel, target.freq_hz, default_index=options.default_index, n_mc=options.n_mc, rng=rng
+            au_sel,
+            target.freq_hz,
+            default_index=options.default_index,
+            n_mc=options.n_mc,
+            rng=au_rng,
         )
         ex = dataclasses.replace(ex, au=au)
     comp = None
