@@ -177,3 +177,15 @@ def test_a_phase_calibrator_unknown_to_the_catalog_is_skipped(tmp_path, monkeypa
     with pytest.raises(ValueError, match="observed with VLA"):
         bad = FakeReaders([eb_info(path=vis, telescopes=("VLA",))], only_flux_cal)
         run_task(GridfluxCheckTask(bad), _args([vis]))
+
+
+def test_binary_fluxcsv_stops_the_task_before_any_ms_is_read(tmp_path, monkeypatch):
+    monkeypatch.setattr("almacal.casatask.skeleton.casalog", _NoLog())
+    vis = _ms_dir(tmp_path)
+    garbage = tmp_path / "flux.csv"
+    garbage.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)  # an image by mistake
+    meas, positions = _catalog()
+    readers = FakeReaders([], FakeCatalog(meas, positions))  # read_info: KeyError if asked
+    with pytest.raises(ValueError, match=r"fluxcsv '.*flux.csv' is not a UTF-8 text file"):
+        run_task(GridfluxCheckTask(readers), _args([vis], fluxcsv=str(garbage)))
+    assert readers.asked == [] and readers.log == []
