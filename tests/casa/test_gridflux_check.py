@@ -12,6 +12,7 @@ import pytest
 
 from almacal.datasets import simulate_epochs
 from almacal.simulate.gridcal import GRID_QUASAR, PHASE_QUASAR
+from tests.casa.msutil import fingerprint
 
 pytestmark = pytest.mark.casa
 
@@ -114,22 +115,36 @@ def test_check_then_relcal_apply_restores_truth(stale_eb, tmp_path):
     vis = stale_eb.paths[0]
     meta = _pipeline_flux_csv(tmp_path / "flux.csv", vis)
     _catalog_file(tmp_path / "catalog.csv", meta.obs_date)
-    rec = gridflux_check(
+    before_check = fingerprint(vis)
+    kw = dict(
         vis=[vis],
         fluxcsv=str(tmp_path / "flux.csv"),
         catalog=str(tmp_path / "catalog.csv"),
         cachedir="",
-        phasecheck=True,
-        outfile=str(tmp_path / "gf"),
     )
+    rec = gridflux_check(phasecheck=True, outfile=str(tmp_path / "gf"), **kw)
+    two = gridflux_check(indexfit="twopoint", outfile="", **kw)["eb"][0]
+    assert fingerprint(vis) == before_check  # the MS is only read
     eb = rec["eb"][0]
     assert eb["field"] == GRID_QUASAR.name  # found by its CALIBRATE_FLUX intent
     assert eb["spw"] == list(meta.spws) and len(eb["spw"]) == 4
-    # the catalog's Band 3 sidebands + Band 7 lie on the true power law: the rule is exact
-    np.testing.assert_allclose(eb["catalog_flux_jy"], _true_flux(meta.spw_freq_hz), rtol=1e-9)
+    # the catalog's Band 3 sidebands + Band 7 lie on the true power law: the two-point
+    # rule is exact
+    law = _true_flux(meta.spw_freq_hz)
+    np.testing.assert_allclose(two["catalog_flux_jy"], law, rtol=1e-9)
+    assert two["factor"] == pytest.approx(1 / STALE, rel=1e-9)
+    # getALMAFlux's estimator (the default): the same index through the three points, and
+    # the sidebands' arithmetic mean at 97.5 GHz, alpha (alpha - 1) / 2 (6 / 97.5)^2 =
+    # 0.18 % above the law there
+    b3 = float(np.mean(_true_flux(np.array([91.5e9, 103.5e9]))))
+    au = b3 * (np.asarray(meta.spw_freq_hz) / 97.5e9) ** GRID_QUASAR.spectral_index
+    np.testing.assert_allclose(eb["catalog_flux_jy"], au, rtol=1e-9)
+    assert eb["indexfit"] == "au" and eb["au_flux_jy"] == eb["catalog_flux_jy"]
+    bias = float(np.mean(au / law))
+    assert bias - 1 == pytest.approx(0.00182, abs=2e-5)
     assert eb["catalog_spix"] == pytest.approx(GRID_QUASAR.spectral_index, abs=1e-9)
-    assert eb["factor"] == pytest.approx(1 / STALE, rel=1e-9)
-    np.testing.assert_allclose(eb["flux_change_pct"], 100 * (1 / STALE - 1), rtol=1e-9)
+    assert eb["factor"] == pytest.approx(bias / STALE, rel=1e-9)
+    np.testing.assert_allclose(eb["flux_change_pct"], 100 * (au / (STALE * law) - 1), rtol=1e-9)
     assert eb["qa_score"] == 0.33 and eb["band3_age_days"] == pytest.approx(1.0, abs=0.5)
     assert [u["role"] for u in eb["used_measurements"]] == ["flux", "flux", "index_b3",
                                                            "index_b3", "index_b7"]  # fmt: skip
@@ -147,18 +162,19 @@ def test_check_then_relcal_apply_restores_truth(stale_eb, tmp_path):
     applied = relcal_apply(
         vis=[vis], factorfile=str(tmp_path / "gf.json"), outputvis=[str(tmp_path / "fixed.ms")]
     )
-    assert applied["rescale"][0]["factor"] == pytest.approx(1 / STALE, rel=1e-12)
+    assert applied["rescale"][0]["factor"] == pytest.approx(bias / STALE, rel=1e-12)
     after, _ = _point_fluxes(str(tmp_path / "fixed.ms"), "CORRECTED_DATA")
     for name, expected in stale_eb.truth["expected_field_flux_jy"].items():
-        truth = expected[0] / STALE  # the ideal fit of the sky without the stale scale
+        # the ideal fit of the sky without the stale scale, on getALMAFlux's scale
+        truth = expected[0] / STALE * bias
         # thermal sigma of an 9-min point fit (~0.6 mJy), x 1/0.85 after rescaling; 5 sigma
         tol = 5 * sigma[name] / STALE
         assert after[name] == pytest.approx(truth, abs=tol), name
         if name in stale_eb.calibrators:  # bright YSOs: the stale scale was a > 50 sigma error
             assert abs(before[name] - truth) > 10 * tol
     assert after[GRID_QUASAR.name] == pytest.approx(
-        float(np.mean(_true_flux(meta.spw_freq_hz))), rel=2e-3
-    )  # the flux calibrator itself is back at its true (catalog) flux
+        float(np.mean(law)) * bias, rel=2e-3
+    )  # the flux calibrator itself is back at its catalog flux
 
 
 def test_clear_errors(stale_eb, tmp_path):
