@@ -1,0 +1,41 @@
+"""Under mutation testing only (benchmarks/mutation.py): run a mutant's tests fastest first.
+
+mutmut runs the tests that call a mutated function with -x, in the order of a set, so a
+mutant that a 0.01 s test kills often waits for a 5 s statistical test first. mutmut
+forks each mutant's run from its own process, which holds every test's measured duration;
+sorting by it (modules by their total, so module fixtures are still built once) kills the
+same mutants sooner. Outside mutmut this hook does nothing.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+def _durations() -> dict[str, float] | None:
+    if "__mutmut_" not in os.environ.get("MUTANT_UNDER_TEST", ""):
+        return None
+    try:
+        from mutmut.state import state
+    except ImportError:  # a variable of that name, but not mutmut's run
+        return None
+    return dict(state().duration_by_test)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    durations = _durations()
+    if not durations:
+        return
+    per_module: dict[str, float] = {}
+    for item in items:
+        module = item.nodeid.partition("::")[0]
+        per_module[module] = per_module.get(module, 0.0) + durations.get(item.nodeid, 0.0)
+    items.sort(
+        key=lambda item: (
+            per_module[item.nodeid.partition("::")[0]],
+            item.nodeid.partition("::")[0],
+            durations.get(item.nodeid, 0.0),
+        )
+    )
