@@ -13,6 +13,8 @@ import pytest
 from almacal.datasets import simulate_epochs
 from almacal.simulate.gridcal import GRID_QUASAR, PHASE_QUASAR
 from tests.casa.msutil import fingerprint
+from tests.pngutil import assert_figure_png
+from tests.recordutil import assert_json_is_record
 
 pytestmark = pytest.mark.casa
 
@@ -109,6 +111,58 @@ def _point_fluxes(vis, column):
     )
 
 
+def _assert_ecsv_rows_are_the_ebs(path, ebs):
+    """One row per EB and spw with the record's numbers (the table keeps full precision)."""
+    from astropy.table import Table
+
+    t = Table.read(path, format="ascii.ecsv")
+    per_spw = {
+        "freq": ("freq_hz", 1e-9),
+        "pipeline_flux": ("pipeline_flux_jy", 1.0),
+        "catalog_flux": ("catalog_flux_jy", 1.0),
+        "catalog_flux_mc": ("catalog_flux_mc_jy", 1.0),
+        "catalog_flux_sigma": ("catalog_flux_sigma_jy", 1.0),
+        "flux_change_pct": ("flux_change_pct", 1.0),
+        "factor_spw": ("factor_spw", 1.0),
+    }
+    per_eb = ("catalog_spix", "catalog_spix_sigma", "factor", "qa_score", "band3_age_days")
+    assert len(t) == sum(len(eb["spw"]) for eb in ebs) > 0
+    row = 0
+    for eb in ebs:
+        n = len(eb["spw"])
+        part = t[row : row + n]
+        row += n
+        assert list(part["ms"]) == [eb["ms"]] * n and list(part["field"]) == [eb["field"]] * n
+        assert list(part["spw"]) == eb["spw"] and list(part["obs_date"]) == [eb["obs_date"]] * n
+        for col, (key, unit) in per_spw.items():
+            np.testing.assert_allclose(part[col], np.array(eb[key]) * unit, rtol=1e-15, err_msg=col)
+        for col in per_eb:
+            np.testing.assert_allclose(part[col], eb[col], rtol=1e-15, err_msg=col)
+
+
+def _assert_flux_csv_carries_the_catalog(path, original, eb):
+    """The updated flux.csv, read as the pipeline reads it (csv.DictReader): the same rows,
+    the calibrator's I and spix now the catalog's, a comment naming almacal."""
+    with open(original, newline="") as fh:
+        before = list(csv.DictReader(fh))
+    with open(path, newline="") as fh:
+        after = list(csv.DictReader(fh))
+    assert len(after) == len(before) == len(eb["spw"])
+    for k, (old, new) in enumerate(zip(before, after, strict=True)):
+        assert new["ms"] == old["ms"]
+        for key in ("field", "spw", "uvmin", "uvmax"):
+            assert float(new[key]) == float(old[key]), key
+        assert int(new["spw"]) == eb["spw"][k]
+        assert float(new["I"]) == eb["catalog_flux_jy"][k]  # written with repr: exact
+        assert float(new["I"]) == pytest.approx(float(_true_flux(eb["freq_hz"][k])), rel=1e-9)
+        assert float(new["I"]) != pytest.approx(float(old["I"]), rel=0.1)  # the stale one went
+        assert [float(new[s]) for s in "QUV"] == [0.0, 0.0, 0.0]  # unpolarised stays so
+        assert float(new["spix"]) == eb["catalog_spix"]
+        assert f"field={eb['field']} intents=AMPLITUDE,BANDPASS" in new["comment"]
+        assert "origin=almacal.gridflux_check" in new["comment"]
+        assert f"age={eb['band3_age_days']:.2f}" in new["comment"]
+
+
 def test_check_then_relcal_apply_restores_truth(stale_eb, tmp_path):
     from almacal import gridflux_check, relcal_apply
 
@@ -124,7 +178,7 @@ def test_check_then_relcal_apply_restores_truth(stale_eb, tmp_path):
     )
     rec = gridflux_check(phasecheck=True, outfile=str(tmp_path / "gf"), **kw)
     two = gridflux_check(indexfit="twopoint", outfile="", **kw)["eb"][0]
-    assert fingerprint(vis) == before_check  # the MS is only read
+    assert fingerprint(vis) == before_check  # a check: the EB is read, never written
     eb = rec["eb"][0]
     assert eb["field"] == GRID_QUASAR.name  # found by its CALIBRATE_FLUX intent
     assert eb["spw"] == list(meta.spws) and len(eb["spw"]) == 4
@@ -155,8 +209,11 @@ def test_check_then_relcal_apply_restores_truth(stale_eb, tmp_path):
     assert pc["rfcf"] == pytest.approx(
         1 / STALE, rel=5 * pc["measured_sigma_jy"] / pc["measured_jy"]
     )
-    for ext in ("ecsv", "json", "png", "flux.csv"):
-        assert os.path.getsize(tmp_path / f"gf.{ext}") > 0
+    assert_json_is_record(tmp_path / "gf.json", rec)
+    _assert_ecsv_rows_are_the_ebs(tmp_path / "gf.ecsv", rec["eb"])
+    _assert_flux_csv_carries_the_catalog(tmp_path / "gf.flux.csv", tmp_path / "flux.csv", eb)
+    # gridflux/plot.py: one 8 x 3.2 in panel per EB at 100 dpi
+    assert_figure_png(tmp_path / "gf.png", figsize_in=(8, 3.2), dpi=100)
 
     before, sigma = _point_fluxes(vis, "DATA")
     applied = relcal_apply(
