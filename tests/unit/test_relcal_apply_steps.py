@@ -80,6 +80,7 @@ def _args(vis, **kw):
         force=False,
         dryrun=False,
         overwrite=False,
+        outfile="",
     )
     return base | kw
 
@@ -113,6 +114,8 @@ def test_split_mode_works_on_staged_copies_then_renames(tmp_path, monkeypatch):
         "a.ms",
         "a.rescaled.ms",
         "a.rescaled.relcal.amp",
+        "a.rescaled.relcal_apply.html",  # the run's report and record, beside its first output
+        "a.rescaled.relcal_apply.json",
         "b.ms",
         "b.rescaled.ms",
         "b.rescaled.relcal.amp",

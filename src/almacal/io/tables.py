@@ -15,22 +15,34 @@ CHUNK_BYTES = 64 * 2**20
 
 
 def casatools() -> Any:
-    """The casatools module, imported on first use (import almacal must not need it)."""
+    """The casatools module, imported on first use (import almacal must not need it).
+
+    casatasks comes first: until it makes its casalog the global log sink, casatools'
+    tools (the simulator's INFO lines) write to the terminal instead of the log file."""
+    _casatasks_module()
     import casatools as tools
 
     return tools
 
 
-def casatasks() -> Any:
-    """The casatasks module. Under casampi, `import casatasks` inside a server command
-    never returns (the server loop runs inside casatasks' own import, CASA_NOTES), so
-    an already-imported module is taken from sys.modules."""
+def _casatasks_module() -> Any:
+    """Under casampi, `import casatasks` inside a server command never returns (the
+    server loop runs inside casatasks' own import, CASA_NOTES), so an already-imported
+    module is taken from sys.modules."""
     mod = sys.modules.get("casatasks")
     if mod is not None:
         return mod
     import casatasks as tasks
 
     return tasks
+
+
+def casatasks() -> Any:
+    """The casatasks module, each task's console chatter summarised in one terminal line
+    (almacal.casatask.terminal.QuietTasks)."""
+    from almacal.casatask.terminal import QuietTasks
+
+    return QuietTasks(_casatasks_module())
 
 
 @contextmanager

@@ -8,11 +8,14 @@ caltable is written.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from almacal.msinfo import MsInfo
+from almacal.outputs import write_json
+from almacal.report.build import html_path, write_html
 from almacal.relcal.rescale_plan import HISTORY_MARK, RelcalApplyParams, Rescale
 
 
@@ -66,7 +69,12 @@ class RelcalApplyTask:
         return RelcalApplyParams.from_task_args(args)
 
     def products(self, params: RelcalApplyParams) -> dict[str, str]:
-        return params.products()
+        if params.dryrun:
+            return {}
+        report = html_path(params.report, params.overwrite)
+        if os.path.exists(params.report + ".json") and not params.overwrite:
+            raise FileExistsError(f"outfile: {params.report}.json exists; set overwrite=True")
+        return params.products() | report | {"json": params.report + ".json"}
 
     def read(self, params: RelcalApplyParams) -> tuple[str, ...]:
         """The data column of each MS, after the checks that need the MS itself."""
@@ -113,6 +121,9 @@ class RelcalApplyTask:
         """applycal and HISTORY: on the split copy, or last of all on the input MS."""
         if params.dryrun:
             return
+        # the report first: in inplace mode the input MSs change last
+        write_json(staged["json"], result.to_record())
+        write_html(self.name, result.to_record(), staged)
         for i, r in enumerate(params.rescales):
             target = _target(params, staged, i)
             self.calls.apply_table(target, staged[f"caltable{i}"])
