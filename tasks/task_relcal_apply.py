@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from almacal.casatask.terminal import say
 from almacal.casatask.skeleton import run_task
+from almacal.casatask.terminal import say
 from almacal.io import caltables
 from almacal.io.msinfo import read_ms_info
 from almacal.relcal.apply import RelcalApplyTask
@@ -24,7 +24,17 @@ class CasaApplyCalls:
 
 
 def relcal_apply(
-    vis, factor, factorfile, mode, outputvis, datacolumn, caltable, force, dryrun, overwrite, outfile
+    vis,
+    factor,
+    factorfile,
+    mode,
+    outputvis,
+    datacolumn,
+    caltable,
+    force,
+    dryrun,
+    overwrite,
+    outfile,
 ):
     """Rescale amplitudes per epoch (seed 000 App. E). Parameters: xml/relcal_apply.xml."""
     return run_task(RelcalApplyTask(CasaApplyCalls()), locals())

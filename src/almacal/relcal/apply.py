@@ -15,8 +15,8 @@ from typing import Any, Protocol
 
 from almacal.msinfo import MsInfo
 from almacal.outputs import write_json
-from almacal.report.build import html_path, write_html
 from almacal.relcal.rescale_plan import HISTORY_MARK, RelcalApplyParams, Rescale
+from almacal.report.build import html_path, write_html
 
 
 class ApplyCalls(Protocol):

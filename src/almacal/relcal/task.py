@@ -13,10 +13,10 @@ from typing import Any
 
 from almacal.casatask.log import casalog
 from almacal.relcal.params import RelcalFitParams
-from almacal.report.build import html_path, write_html
 from almacal.relcal.results import RelcalResult, output_paths, write_outputs
 from almacal.relcal.run import Measured, MsReader, log_result, measure, solve
 from almacal.relcal.selfcal import SelfcalCalls
+from almacal.report.build import html_path, write_html
 
 
 class RelcalFitTask:
