@@ -44,15 +44,17 @@ def origin() -> str:
     return run.task if run is not None else "almacal"
 
 
-def say(message: str, priority: str = "INFO") -> None:
-    """Post message to the CASA log and show it on the terminal, labelled with the task.
+def say(message: str, priority: str = "INFO", source: str | None = None) -> None:
+    """Post message to the CASA log and show it on the terminal, labelled with source
+    (default: the task running).
 
     casalog itself echoes WARN and SEVERE; INFO is written here (unless --log2term,
     when casalog echoes it too).
     """
-    casalog.post(message, priority, origin())
+    label = source or origin()
+    casalog.post(message, priority, label)
     if priority == "INFO" and not log2term():
-        sys.stderr.write(f"{origin()}: {message}\n")
+        sys.stderr.write(f"{label}: {message}\n")
         sys.stderr.flush()
 
 
@@ -64,7 +66,8 @@ class ByteCount:
 
     def __call__(self, chunks: Iterable[Any]) -> Iterator[Any]:
         for chunk in chunks:
-            self.nbytes += sum(getattr(chunk, name).nbytes for name in ("data", "flag", "weight"))
+            arrays = (getattr(chunk, name, None) for name in ("data", "flag", "weight"))
+            self.nbytes += sum(getattr(a, "nbytes", 0) for a in arrays)
             yield chunk
 
 

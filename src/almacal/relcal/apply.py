@@ -132,7 +132,7 @@ class RelcalApplyTask:
     def report(self, result: ApplyResult) -> None:
         done = "would rescale" if result.dryrun else "rescaled"
         outs = ", ".join(r.outputvis for r in result.rescales)
-        self.calls.post(f"relcal_apply: {done} {len(result.rescales)} MS ({result.mode}): {outs}")
+        self.calls.post(f"{done} {len(result.rescales)} MS ({result.mode}): {outs}")
 
 
 def _target(params: RelcalApplyParams, staged: Mapping[str, str], i: int) -> str:

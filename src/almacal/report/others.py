@@ -12,7 +12,7 @@ GRIDFLUX_FIGURES = {
         "Catalog light curve of each EB's amplitude calibrator, ±30 days around the "
         "observation (dashed line, day 0): measurements by band (Band 3 red, Band 6 green, "
         "Band 7 blue; error bars 1 sigma), those the flux rule used circled; at day 0 the "
-        "catalog flux recomputed now (green square) and the pipeline's flux.csv value "
+        "catalog flux recomputed now (black square) and the pipeline's flux.csv value "
         "(magenta triangle), both the mean over spws."
     ),
 }

@@ -7,8 +7,8 @@ from typing import Any
 from almacal.report.model import Headline, Parts, QaScore, Table, Warning, num, pm
 
 SIGMA_ALPHA = (
-    "sigma_alpha(MC) is the standard deviation of the power-law index alpha that fit noise "
-    "and sigma_spw alone give (Monte Carlo); delta_alpha is one epoch's least-squares error"
+    "σ_α(MC) is the standard deviation of the power-law index α that fit noise and σ_spw "
+    "alone give (Monte Carlo, all epochs); δα is one epoch's least-squares error of α"
 )
 
 FIGURES = {
@@ -16,9 +16,7 @@ FIGURES = {
         "Normalized MCFs MCF_ijk / MCF_ij against spw frequency, one panel per epoch "
         "(triangles: calibrators, error bars 1 sigma; short black bars: the mean over "
         "calibrators per spw, Eq. 5; grey line: the power law fitted to the epoch, dashed "
-        "when its slope is flagged; the panel title gives alpha ± delta_alpha). "
-        + SIGMA_ALPHA
-        + "."
+        "when its slope is flagged; the panel title gives α ± δα). " + SIGMA_ALPHA + "."
     ),
     "hist_png": (
         "Histograms (number of normalized MCFs per bin) of, left to right: normalized MCF - 1; "
@@ -27,9 +25,9 @@ FIGURES = {
         "the sample widths, scaled to the counts."
     ),
     "mc_png": (
-        "Grey histogram: alpha of the Monte Carlo draws (fit noise + sigma_spw alone, all "
-        "epochs), shaded band ± sigma_alpha(MC). Points: each epoch's measured alpha ± "
-        "delta_alpha, at its epoch number on the right axis; red when flagged. " + SIGMA_ALPHA + "."
+        "Grey histogram: α of the Monte Carlo draws (fit noise + σ_spw alone, all epochs), "
+        "shaded band ± σ_α(MC). Points: each epoch's measured α ± δα, at its epoch number "
+        "on the right axis; red when flagged. " + SIGMA_ALPHA + "."
     ),
 }
 
@@ -58,27 +56,27 @@ def parts(rec: dict[str, Any]) -> Parts:
     """sigma_spw first (Eq. 4-5), then alpha per epoch against the Monte Carlo."""
     dec, mc, pl = rec["decomposition"], rec["montecarlo"], rec["powerlaw"]
     headline = (
-        Headline("sigma_spw", _sigma_spw(dec), "spw-to-spw flux calibration error (Eq. 5)"),
+        Headline("σ_spw", _sigma_spw(dec), "spw-to-spw flux calibration error (Eq. 5)"),
         Headline(
-            "sigma_fit",
+            "σ_fit",
             f"{pm(100 * dec['sigma_fit']['sigma'], 100 * dec['sigma_fit']['error'], '%.3f')} %",
             "fit noise of one normalized MCF (Eq. 4)",
         ),
         Headline(
-            "sigma_total",
+            "σ_total",
             f"{pm(100 * dec['sigma_total']['sigma'], 100 * dec['sigma_total']['error'], '%.3f')} %",
             "scatter of the normalized MCFs",
         ),
         Headline(
-            "sigma_alpha(MC)",
+            "σ_α(MC)",
             num(mc["sigma_alpha"], "%.3f"),
             f"{mc['n_mc']} draws; " + SIGMA_ALPHA,
         ),
     )
     epochs = Table(
-        "Power law per epoch: alpha ± delta_alpha (fit), the Monte Carlo probability of "
-        "|alpha| this large from noise (one epoch; any of the epochs), QA per epoch",
-        ("epoch", "date", "alpha ± delta_alpha", "P one", "P any", "flagged", "pipeline QA"),
+        "Power law per epoch: α ± δα (fit), the Monte Carlo probability of "
+        "|α| this large from noise (one epoch; any of the epochs), QA per epoch",
+        ("epoch", "date", "α ± δα", "P one", "P any", "flagged", "pipeline QA"),
         tuple(
             (
                 str(e),
