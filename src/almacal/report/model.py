@@ -116,5 +116,5 @@ def num(value: Any, fmt: str = "%.4f") -> str:
 
 
 def pm(value: Any, error: Any, fmt: str = "%.4f") -> str:
-    """'1.0235 ± 0.0005'."""
-    return f"{num(value, fmt)} ± {num(error, fmt)}"
+    """'1.0235 ± 0.0005' (a sign in fmt is the value's only)."""
+    return f"{num(value, fmt)} ± {num(error, fmt.replace('+', ''))}"
