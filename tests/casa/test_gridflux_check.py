@@ -12,6 +12,7 @@ import pytest
 
 from almacal.datasets import simulate_epochs
 from almacal.simulate.gridcal import GRID_QUASAR, PHASE_QUASAR
+from tests.casa.browser import check_report
 
 pytestmark = pytest.mark.casa
 
@@ -142,6 +143,19 @@ def test_check_then_relcal_apply_restores_truth(stale_eb, tmp_path):
     )
     for ext in ("ecsv", "json", "png", "flux.csv"):
         assert os.path.getsize(tmp_path / f"gf.{ext}") > 0
+    # the report a reader opens: the factor and every flux change, the figure, the warnings
+    # (none here; test_one_block_warns_that_drift_is_not_corrected checks a report's warnings)
+    check_report(
+        str(tmp_path / "gf.html"),
+        numbers=[f"{eb['factor']:.4f} ± {eb['factor_sigma']:.4f}", f"{eb['qa_score']:.2f}"]
+        + [
+            f"{c:+.2f} ± {s:.2f}"
+            for c, s in zip(eb["flux_change_pct"], eb["flux_change_sigma_pct"], strict=True)
+        ],
+        figures=[str(tmp_path / "gf.png")],
+        warnings=eb["warnings"],
+        tmp_path=tmp_path,
+    )
 
     before, sigma = _point_fluxes(vis, "DATA")
     applied = relcal_apply(
