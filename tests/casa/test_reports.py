@@ -91,3 +91,21 @@ def test_demo_terminal_shows_progress_and_no_casa_chatter(demo_dir):
     assert "Replacing" not in err  # a fresh output directory
     log = next(demo_dir.parent.glob("casa-*.log")).read_text()
     assert "NewMSSimulator::observe()" in log and "Begin Task: applycal" in log
+
+
+def test_xml_returns_name_every_key_of_the_records(demo_dir):
+    from almacal.casatask.spec import load_spec
+
+    for task, name in (
+        ("relcal_fit", "relcal_fit.json"),
+        ("spwconsistency", "spwconsistency.json"),
+        ("relcal_apply", "relcal_apply.json"),
+    ):
+        rec = _json(demo_dir / name)
+        text = load_spec(task).returns
+        assert len(rec) > 3
+        missing = [k for k in rec if not re.search(rf"\b{k}\b", text)]
+        assert not missing, f"{task} <returns> does not name {missing}"
+        if task == "relcal_apply":
+            missing = [k for k in rec["rescale"][0] if not re.search(rf"\b{k}\b", text)]
+            assert not missing, missing

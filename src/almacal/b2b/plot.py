@@ -38,19 +38,28 @@ def _dgc_panels(
     offset_deg: np.ndarray,
     antenna_names: tuple[str, ...],
 ) -> None:
+    import matplotlib
+
     (ax0, ax1) = fig.subplots(2, 1, sharex=True)
     t0 = times.min() if times.size else 0.0
+    # one colour and marker per antenna: tab20 has 20 colours, the markers tell repeats apart
+    colours = matplotlib.colormaps["tab20"].colors
     for a, name in enumerate(antenna_names):
-        (line,) = ax0.plot((times - t0) / 60.0, phase_deg[:, a], ".-", lw=0.6, ms=2)
-        ax1.plot(
-            (block_times - t0) / 60.0, offset_deg[:, a], "o-", color=line.get_color(), label=name
-        )
+        style = {"color": colours[a % 20], "marker": "osD^v"[(a // 20) % 5]}
+        ax0.plot((times - t0) / 60.0, phase_deg[:, a], "-", lw=0.8, ms=3, **style)
+        ax1.plot((block_times - t0) / 60.0, offset_deg[:, a], "-", ms=6, label=name, **style)
     ax0.set_ylabel("phase (deg)")
     ax0.set_title("DGC source: low-frequency phases scaled by ν_high/ν_low, per antenna")
     ax1.set_ylabel("band offset (deg)")
     ax1.set_title("band offset solved per DGC block, per antenna")
     ax1.set_xlabel("minutes from the first DGC scan")
-    ax1.legend(ncol=8, fontsize=8, title="antenna")
+    fig.legend(
+        *ax1.get_legend_handles_labels(),
+        loc="outside right upper",
+        ncol=1 + len(antenna_names) // 30,
+        fontsize=8,
+        title="antenna",
+    )
 
 
 def plot_residuals(path: str, diagnostics: Diagnostics) -> None:

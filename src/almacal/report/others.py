@@ -118,7 +118,9 @@ def b2b_parts(rec: dict[str, Any]) -> Parts:
         ),
         Headline("DGC coherence loss", f"{num(100 * d['dgc_loss'], '%.1f')} %", "Sect. 3.1.1"),
         Headline(
-            "band offset change", f"{num(d['offset_change_rms_deg'], '%.1f')} deg", "between blocks"
+            "band offset change",
+            f"{num(d['offset_change_rms_deg'], '%.1f')} deg",
+            "RMS between DGC blocks ('-': one block, no drift measured)",
         ),
         Headline("QA score", num(rec["qa_score"], "%.2f"), "the lowest of the scores below"),
     )
