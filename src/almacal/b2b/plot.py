@@ -43,7 +43,8 @@ def _dgc_panels(
     (ax0, ax1) = fig.subplots(2, 1, sharex=True)
     t0 = times.min() if times.size else 0.0
     # one colour and marker per antenna: tab20 has 20 colours, the markers tell repeats apart
-    colours = matplotlib.colormaps["tab20"].colors
+    tab20 = matplotlib.colormaps["tab20"]
+    colours = [tab20(i) for i in range(20)]
     for a, name in enumerate(antenna_names):
         style = {"color": colours[a % 20], "marker": "osD^v"[(a // 20) % 5]}
         ax0.plot((times - t0) / 60.0, phase_deg[:, a], "-", lw=0.8, ms=3, **style)
