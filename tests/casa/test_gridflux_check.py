@@ -12,6 +12,7 @@ import pytest
 
 from almacal.datasets import simulate_epochs
 from almacal.simulate.gridcal import GRID_QUASAR, PHASE_QUASAR
+from tests.casa.browser import check_report
 from tests.casa.msutil import fingerprint
 from tests.pngutil import assert_figure_png
 from tests.recordutil import assert_json_is_record
@@ -214,6 +215,19 @@ def test_check_then_relcal_apply_restores_truth(stale_eb, tmp_path):
     _assert_flux_csv_carries_the_catalog(tmp_path / "gf.flux.csv", tmp_path / "flux.csv", eb)
     # gridflux/plot.py: one 8 x 3.2 in panel per EB at 100 dpi
     assert_figure_png(tmp_path / "gf.png", figsize_in=(8, 3.2), dpi=100)
+    # the report a reader opens: the factor and every flux change, the figure, the warnings
+    # (none here; test_one_block_warns_that_drift_is_not_corrected checks a report's warnings)
+    check_report(
+        str(tmp_path / "gf.html"),
+        numbers=[f"{eb['factor']:.4f} ± {eb['factor_sigma']:.4f}", f"{eb['qa_score']:.2f}"]
+        + [
+            f"{c:+.2f} ± {s:.2f}"
+            for c, s in zip(eb["flux_change_pct"], eb["flux_change_sigma_pct"], strict=True)
+        ],
+        figures=[str(tmp_path / "gf.png")],
+        warnings=eb["warnings"],
+        tmp_path=tmp_path,
+    )
 
     before, sigma = _point_fluxes(vis, "DATA")
     applied = relcal_apply(
