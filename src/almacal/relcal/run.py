@@ -22,6 +22,7 @@ from typing import Protocol
 import numpy as np
 
 from almacal.casatask.log import casalog
+from almacal.casatask.terminal import progress
 from almacal.constants import C_M_S
 from almacal.msinfo import MsInfo
 from almacal.relcal.accumulate import (
@@ -162,12 +163,15 @@ def read_epochs(
 
     def passes() -> Iterator[MsSums]:
         for m, t in enumerate(targets):
-            casalog.post(
-                "Fitting %d calibrators x %d spws in %s (%s, epoch %d)"
-                % (n_cal, len(p.spws), t.info.path, t.column, p.epoch_of_ms[m] + 1)
+            what = "%d calibrators x %d spws, %s, epoch %d" % (
+                n_cal,
+                len(p.spws),
+                t.column,
+                p.epoch_of_ms[m] + 1,
             )
             plan = ms_plan(t, n_cal, spec)
-            sums = accumulate(reader.chunks(plan.selection), plan)
+            with progress(m + 1, len(targets), t.info.path, what) as counted:
+                sums = accumulate(counted(reader.chunks(plan.selection)), plan)
             if check:
                 refuse_fully_flagged(sums, p, m)
             yield sums
