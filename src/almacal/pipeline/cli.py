@@ -96,5 +96,10 @@ def almacal_b2b_diagnostics(
 
 COMMANDS = {
     f.__name__: f
-    for f in (almacal_gridflux_check, almacal_relcal, almacal_spwconsistency, almacal_b2b_diagnostics)
+    for f in (
+        almacal_gridflux_check,
+        almacal_relcal,
+        almacal_spwconsistency,
+        almacal_b2b_diagnostics,
+    )
 }

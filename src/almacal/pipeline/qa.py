@@ -1,4 +1,4 @@
-"""QA handler of the almacal stages: the scores of each Section (almacal.report.scores).
+"""QA handler of the almacal stages: the scores of each Section (almacal.pipeline.scores).
 
 A QAPlugin subclass is registered with the pipeline's QA framework when the
 framework first runs QA (it collects QAPlugin.__subclasses__() then); a stage
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pipeline.infrastructure.pipelineqa as pqa
 
+from almacal.pipeline.scores import Score
 from almacal.pipeline.stagebase import AlmacalResults
-from almacal.report import Score
 
 
 class AlmacalQAHandler(pqa.QAPlugin):

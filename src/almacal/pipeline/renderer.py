@@ -1,23 +1,46 @@
-"""Weblog page of an almacal stage: the body templates of almacal.report inside the
-pipeline's T2-4M detail page (templates/almacal_stage.mako).
+"""Weblog page of an almacal stage: almacal.report's body of each task run inside the
+pipeline's T2-4M detail page (templates/almacal_stage.mako, a thin wrapper).
 
-The stage's products (figures, ECSV, JSON, flux.csv) are copied into the weblog
-stage directory, so that the weblog is complete on its own when it is moved.
+Each section's body is the one the standalone report shows (almacal.report.build.
+body_for: headline, warnings, QA, tables, figures, parameters), with the stage's own
+tables added (e.g. the calibration-library registrations) and its figures as URLs
+relative to the weblog's html directory. The stage's products (figures, ECSV, JSON,
+the task's standalone HTML) are copied into the weblog stage directory, so that the
+weblog is complete on its own when it is moved.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import dataclass, replace
 
 import pipeline.infrastructure.renderer.basetemplates as basetemplates
 
+from almacal.pipeline.scores import Score
 from almacal.pipeline.stagebase import Section
-from almacal.report import Body, Figure, Link, render_bodies
-from almacal.report.body import figure_caption
+from almacal.report.build import body_for, render_body
 
 TEMPLATE_DIR = os.path.join(os.path.dirname(__file__), "templates")
 TEMPLATE = "almacal_stage.mako"
+
+
+@dataclass(frozen=True)
+class Link:
+    href: str  # relative to the weblog's html directory
+    label: str
+
+
+@dataclass(frozen=True)
+class SectionView:
+    """What the wrapper shows of one section around (or instead of) its body."""
+
+    title: str
+    error: str | None
+    scores: tuple[Score, ...]
+    notes: tuple[str, ...]
+    files: tuple[Link, ...]
+    body_html: str  # almacal.report's body, '' for a failed run
 
 
 class T2_4MDetailsAlmacalRenderer(basetemplates.T2_4MDetailsDefaultRenderer):
@@ -27,45 +50,39 @@ class T2_4MDetailsAlmacalRenderer(basetemplates.T2_4MDetailsDefaultRenderer):
     def update_mako_context(self, mako_context, pipeline_context, results) -> None:
         result = results[0]
         stage_dir = os.path.join(pipeline_context.report_dir, f"stage{result.stage_number}")
-        bodies = [
-            section_body(s, result.stage, stage_dir, pipeline_context.report_dir)
+        views = [
+            section_view(s, result.stage, stage_dir, pipeline_context.report_dir)
             for s in result.sections
         ]
         mako_context.update(
             {
                 "almacal_stage": result.stage,
                 "almacal_description": self.description,
-                "almacal_body": render_bodies(bodies),
+                "almacal_sections": views,
             }
         )
 
 
-def section_body(section: Section, stage: str, stage_dir: str, report_dir: str) -> Body:
-    """The section as a body of almacal.report, its products copied to stage_dir.
+def section_view(section: Section, stage: str, stage_dir: str, report_dir: str) -> SectionView:
+    """The section for the wrapper, its products copied to stage_dir.
 
     Links are relative to report_dir: the weblog loads a detail page into its
     t2-4m.html there, as the pipeline's own templates assume.
     """
     os.makedirs(stage_dir, exist_ok=True)
-    figures, files = [], []
-    for path in section.products:
-        name = os.path.basename(path)
-        copy = os.path.join(stage_dir, name)
+    hrefs = {}
+    for key, path in section.products:
+        copy = os.path.join(stage_dir, os.path.basename(path))
         shutil.copy2(path, copy)
-        href = os.path.relpath(copy, report_dir)
-        if name.endswith(".png"):
-            figures.append(Figure(href, figure_caption(section.task, name)))
-        else:
-            files.append(Link(href, name))
-    return Body(
-        task=section.task,
-        title=section.title,
-        record=section.record,
-        figures=tuple(figures),
-        files=tuple(files),
-        scores=section.scores(stage),
-        warnings=section.warnings,
-        error=section.error,
-        tables=section.tables,
-        notes=section.notes,
+        hrefs[key] = os.path.relpath(copy, report_dir)
+    files = tuple(
+        Link(href, os.path.basename(href)) for href in hrefs.values() if not href.endswith(".png")
+    )
+    body_html = ""
+    if section.error is None and section.record is not None:
+        body = body_for(section.task, section.record, figures=hrefs)
+        body = replace(body, tables=body.tables + section.tables)
+        body_html = render_body(body)
+    return SectionView(
+        section.title, section.error, section.scores(stage), section.notes, files, body_html
     )

@@ -42,7 +42,7 @@ from almacal.pipeline.stagebase import (
     task_defaults,
     xml_default,
 )
-from almacal.report import Table
+from almacal.report.model import Table
 
 LOG = infrastructure.get_logger(__name__)
 
@@ -151,7 +151,8 @@ def _diffgain_table(dg: DiffgainTables) -> Table:
             (
                 "residual (diagnostic)",
                 os.path.basename(dg.residual_table),
-                "phase RMS %.1f deg over antennas, spws and scans" % _table_rms_deg(dg.residual_table),
+                "phase RMS %.1f deg over antennas, spws and scans"
+                % _table_rms_deg(dg.residual_table),
             )
         )
     return Table(

@@ -32,7 +32,7 @@ from almacal.pipeline.stagebase import (
     task_defaults,
     xml_default,
 )
-from almacal.report import Table
+from almacal.report.model import Table
 from almacal.tasks.task_gridflux_check import CasaGridfluxReaders
 
 LOG = infrastructure.get_logger(__name__)

@@ -37,7 +37,7 @@ from almacal.pipeline.stagebase import (
 )
 from almacal.relcal.apply import ApplyResult, RelcalApplyTask
 from almacal.relcal.task import RelcalFitTask
-from almacal.report import Table
+from almacal.report.model import Table
 from almacal.tasks.task_relcal_apply import CasaApplyCalls
 
 LOG = infrastructure.get_logger(__name__)
@@ -149,9 +149,11 @@ class Relcal(basetask.StandardTaskTemplate):
             applied = self._amp_tables(vis, stem, inputs.context.task_counter)
         except EXPECTED_ERRORS as exc:
             return RelcalResults(vis, [failed(section, f"rescale tables: {exc}")])
+        run = inputs.context.observing_run
         calapps = [
             callibrary.CalApplication(
-                callibrary.CalTo(vis=r.vis),
+                # the context knows each MS by its own name (the tasks resolve paths)
+                callibrary.CalTo(vis=run.get_ms(os.path.basename(r.vis)).name),
                 callibrary.CalFrom(r.caltable, caltype="amp", interp="", calwt=True),
             )
             for r in applied.rescales

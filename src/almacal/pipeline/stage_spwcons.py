@@ -30,7 +30,7 @@ from almacal.pipeline.stagebase import (
     xml_default,
 )
 from almacal.relcal.task import RelcalFitTask
-from almacal.report import Table
+from almacal.report.model import Table
 from almacal.spwcons.task import SpwConsistencyTask
 
 LOG = infrastructure.get_logger(__name__)

@@ -12,7 +12,6 @@ pipeline's own failed-task handling.
 
 from __future__ import annotations
 
-import glob
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -21,11 +20,12 @@ from typing import Any, TypeVar
 import pipeline.infrastructure as infrastructure
 import pipeline.infrastructure.basetask as basetask
 
-from almacal.casatask.skeleton import TaskSteps, run_task
+from almacal.casatask.skeleton import run_task
 from almacal.casatask.spec import load_spec
 from almacal.catalog_query import ServiceError
-from almacal.report import Table, record_warnings
-from almacal.report.scores import error_score, task_scores
+from almacal.pipeline.scores import Score, error_score, task_scores
+from almacal.report.build import task_parts
+from almacal.report.model import Table
 
 LOG = infrastructure.get_logger(__name__)
 
@@ -50,18 +50,19 @@ class Section:
     task: str
     title: str
     record: dict | None
-    products: tuple[str, ...] = ()  # files the core wrote (absolute paths), not caltables
+    # the files the core wrote by product key (steps.products): figures, JSON, ECSV, HTML
+    products: tuple[tuple[str, str], ...] = ()
     warnings: tuple[str, ...] = ()
     error: str | None = None
     tables: tuple[Table, ...] = ()
     notes: tuple[str, ...] = ()
     vis: tuple[str, ...] = ()
 
-    def scores(self, stage: str) -> tuple:
-        """almacal.report.Score of this section: the task's, or 0 for an error."""
+    def scores(self, stage: str) -> tuple[Score, ...]:
+        """The QA scores of this section: the task's, or 0 for an error."""
         if self.error is not None or self.record is None:
             return (error_score(stage, self.error or "no result", self.vis),)
-        return task_scores(self.task, self.record)
+        return task_scores(self.task, self.record, self.vis)
 
 
 class AlmacalResults(basetask.Results):
@@ -104,22 +105,40 @@ def names(items: Iterable[str]) -> list[str]:
     return [s.strip() for s in items if s and s.strip()]
 
 
-def run_core(
-    steps: TaskSteps, args: Mapping[str, Any], *, title: str, vis: Sequence[str]
-) -> Section:
-    """A task's steps on args, as the CASA task runs them; a bad input gives an error Section."""
-    base = {"task": steps.name, "title": title, "vis": tuple(os.path.basename(v) for v in vis)}
+class _ProductsSeen:
+    """A task's steps, unchanged, remembering the products the skeleton asked for."""
+
+    def __init__(self, steps: Any):
+        self._steps = steps
+        self.seen: dict[str, str] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._steps, name)
+
+    def products(self, params: Any) -> Mapping[str, str]:
+        products = self._steps.products(params)
+        self.seen = dict(products)
+        return products
+
+
+def run_core(steps: Any, args: Mapping[str, Any], *, title: str, vis: Sequence[str]) -> Section:
+    """A task's steps (a TaskSteps) on args, as the CASA task runs them; a bad input gives
+    an error Section."""
+    base = Section(steps.name, title, None, vis=tuple(os.path.basename(v) for v in vis))
+    seen = _ProductsSeen(steps)
     try:
-        record = run_task(steps, args)
+        record = run_task(seen, args)  # type: ignore[arg-type]
     except EXPECTED_ERRORS as exc:
         LOG.error("%s: %s", title, exc)
-        return Section(record=None, error=str(exc), **base)
-    stem = str(args["outfile"])
-    products = tuple(p for p in sorted(glob.glob(glob.escape(stem) + "*")) if os.path.isfile(p))
-    warnings = record_warnings(record)
+        return replace(base, error=str(exc))
+    products = tuple((k, p) for k, p in sorted(seen.seen.items()) if os.path.isfile(p))
+    warnings = tuple(
+        f"{w.message} ({w.reason})" if w.reason else w.message
+        for w in task_parts(steps.name, record).warnings
+    )
     for w in warnings:
         LOG.warning("%s: %s", title, w)
-    return Section(record=record, products=products, warnings=warnings, **base)
+    return replace(base, record=dict(record), products=products, warnings=warnings)
 
 
 def failed(section: Section, message: str) -> Section:
