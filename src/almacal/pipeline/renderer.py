@@ -20,6 +20,7 @@ import pipeline.infrastructure.renderer.basetemplates as basetemplates
 from almacal.pipeline.scores import Score
 from almacal.pipeline.stagebase import Section
 from almacal.report.build import body_for, render_body
+from almacal.report.model import QaScore
 
 TEMPLATE_DIR = os.path.join(os.path.dirname(__file__), "templates")
 TEMPLATE = "almacal_stage.mako"
@@ -37,7 +38,7 @@ class SectionView:
 
     title: str
     error: str | None
-    scores: tuple[Score, ...]
+    scores: tuple[Score, ...]  # shown by the wrapper for a failed run (no body then)
     notes: tuple[str, ...]
     files: tuple[Link, ...]
     body_html: str  # almacal.report's body, '' for a failed run
@@ -78,11 +79,13 @@ def section_view(section: Section, stage: str, stage_dir: str, report_dir: str) 
     files = tuple(
         Link(href, os.path.basename(href)) for href in hrefs.values() if not href.endswith(".png")
     )
+    scores = section.scores(stage)
     body_html = ""
-    if section.error is None and section.record is not None:
+    if section.record is not None:
         body = body_for(section.task, section.record, figures=hrefs)
-        body = replace(body, tables=body.tables + section.tables)
+        # the body shows the task's own QA scores; a task without any (relcal_fit) shows
+        # the stage's, so that every page lists what the pipeline's QA banner summarises
+        qa = body.qa or tuple(QaScore(s.metric, s.score, s.longmsg) for s in scores)
+        body = replace(body, tables=body.tables + section.tables, qa=qa)
         body_html = render_body(body)
-    return SectionView(
-        section.title, section.error, section.scores(stage), section.notes, files, body_html
-    )
+    return SectionView(section.title, section.error, scores, section.notes, files, body_html)

@@ -20,18 +20,22 @@ notifications, inputs, timing, CASA log) around almacal.report's body of each ta
 <h2>${s.title | h}</h2>
 % if s.error is not None:
 <div class="alert alert-danger"><strong>${almacal_stage | h} stopped:</strong> ${s.error | h}</div>
+% if s.body_html:
+<p>What it computed before it stopped is below; no input MS was changed and nothing was
+registered for hif_applycal; the recipe went on.</p>
+% else:
 <p>Nothing was written for this run and no input MS was changed; the recipe went on.</p>
 % endif
-<h3>QA scores of this stage</h3>
+<h3>QA score</h3>
 <table class="table table-bordered table-condensed">
 <thead><tr><th>Score</th><th>Metric</th><th>Message</th></tr></thead>
 <tbody>
 % for q in s.scores:
-<tr class="${'good' if q.score > 0.9 else ('warn' if q.score > 0.33 else 'bad') | h}">\
-<td>${'%.2f' % q.score | h}</td><td>${q.metric | h}</td><td>${q.longmsg | h}</td></tr>
+<tr class="bad"><td>${'%.2f' % q.score | h}</td><td>${q.metric | h}</td><td>${q.longmsg | h}</td></tr>
 % endfor
 </tbody>
 </table>
+% endif
 % for note in s.notes:
 <p class="explain">${note | h}</p>
 % endfor
