@@ -40,29 +40,26 @@ from almacal.pipeline.stagebase import (
     run_core,
     serial_map,
     task_defaults,
-    xml_default,
+    xml_property,
 )
 from almacal.report.model import Table
 
 LOG = infrastructure.get_logger(__name__)
 
+TASK = "b2b_phasetransfer"  # the CASA task whose core and parameters the stage uses
 STAGE = "almacal_b2b_diagnostics"
 DIFFGAIN_INTENTS = {"DIFFGAINREF", "DIFFGAINSRC"}
 
 
-def _xml(name: str) -> vdp.VisDependentProperty:
-    return vdp.VisDependentProperty(default=xml_default("b2b_phasetransfer", name))
-
-
 class B2BDiagnosticsInputs(vdp.StandardInputs):
     refant = vdp.VisDependentProperty(default="")
-    dgcfield = _xml("dgcfield")
-    phasecal = _xml("phasecal")
-    target = _xml("target")
-    solint = _xml("solint")
-    combine = _xml("combine")
-    minsnr = _xml("minsnr")
-    blockgap = _xml("blockgap")
+    dgcfield = xml_property(TASK, "dgcfield")
+    phasecal = xml_property(TASK, "phasecal")
+    target = xml_property(TASK, "target")
+    solint = xml_property(TASK, "solint")
+    combine = xml_property(TASK, "combine")
+    minsnr = xml_property(TASK, "minsnr")
+    blockgap = xml_property(TASK, "blockgap")
 
     def __init__(
         self,
@@ -193,7 +190,7 @@ class B2BDiagnostics(basetask.StandardTaskTemplate):
             )
             LOG.error("%s: %s", STAGE, message)
             return B2BDiagnosticsResults(
-                [ms.name for ms in mses], [Section("b2b_phasetransfer", STAGE, None, error=message)]
+                [ms.name for ms in mses], [Section(TASK, STAGE, None, error=message)]
             )
         jobs = [self._job(ms) for ms in b2b]
         return B2BDiagnosticsResults([ms.name for ms in b2b], self.mapper(run_b2b_job, jobs))
@@ -205,7 +202,7 @@ class B2BDiagnostics(basetask.StandardTaskTemplate):
         inputs = self.inputs
         stem = products_stem(inputs.output_dir, STAGE, inputs.context.task_counter, ms.basename)
         refant = inputs.refant or (ms.reference_antenna or "").split(",")[0]
-        args = task_defaults("b2b_phasetransfer") | {
+        args = task_defaults(TASK) | {
             "vis": ms.name,
             "refant": refant,
             "dgcfield": inputs.dgcfield,

@@ -30,32 +30,29 @@ from almacal.pipeline.stagebase import (
     products_stem,
     run_core,
     task_defaults,
-    xml_default,
+    xml_property,
 )
 from almacal.report.model import Table
 from almacal.tasks.task_gridflux_check import CasaGridfluxReaders
 
 LOG = infrastructure.get_logger(__name__)
 
+TASK = "gridflux_check"  # the CASA task whose core and parameters the stage uses
 STAGE = "almacal_gridflux_check"
 FLUX_CSV = "flux.csv"
 
 
-def _xml(name: str) -> vdp.VisDependentProperty:
-    return vdp.VisDependentProperty(default=xml_default("gridflux_check", name))
-
-
 class GridfluxInputs(vdp.StandardInputs):
     fluxcsv = vdp.VisDependentProperty(default="")
-    field = _xml("field")
-    catalog = _xml("catalog")
-    serviceurl = _xml("serviceurl")
-    lightcurveurl = _xml("lightcurveurl")
-    cachedir = _xml("cachedir")
-    timeout = _xml("timeout")
-    window = _xml("window")
-    maxage = _xml("maxage")
-    asof = _xml("asof")
+    field = xml_property(TASK, "field")
+    catalog = xml_property(TASK, "catalog")
+    serviceurl = xml_property(TASK, "serviceurl")
+    lightcurveurl = xml_property(TASK, "lightcurveurl")
+    cachedir = xml_property(TASK, "cachedir")
+    timeout = xml_property(TASK, "timeout")
+    window = xml_property(TASK, "window")
+    maxage = xml_property(TASK, "maxage")
+    asof = xml_property(TASK, "asof")
     updatemodels = vdp.VisDependentProperty(default=False)
 
     def __init__(
@@ -137,7 +134,7 @@ class GridfluxCheck(basetask.StandardTaskTemplate):
         vis = names(inputs.vis)
         stem = products_stem(inputs.output_dir, STAGE, inputs.context.task_counter)
         source = inputs.fluxcsv or os.path.join(inputs.output_dir, FLUX_CSV)
-        args = task_defaults("gridflux_check") | {
+        args = task_defaults(TASK) | {
             "vis": vis,
             "fluxcsv": source,
             "field": inputs.field,

@@ -33,7 +33,7 @@ from almacal.pipeline.stagebase import (
     products_stem,
     run_core,
     task_defaults,
-    xml_default,
+    xml_property,
 )
 from almacal.relcal.apply import ApplyResult, RelcalApplyTask
 from almacal.relcal.task import RelcalFitTask
@@ -42,6 +42,7 @@ from almacal.tasks.task_relcal_apply import CasaApplyCalls
 
 LOG = infrastructure.get_logger(__name__)
 
+TASK = "relcal_fit"  # the CASA task whose core and parameters the stage uses
 STAGE = "almacal_relcal"
 
 
@@ -65,10 +66,10 @@ class PipelineApplyCalls(CasaApplyCalls):
 
 class RelcalInputs(vdp.StandardInputs):
     field = vdp.VisDependentProperty(default="")
-    spw = vdp.VisDependentProperty(default=xml_default("relcal_fit", "spw"))
-    datacolumn = vdp.VisDependentProperty(default=xml_default("relcal_fit", "datacolumn"))
-    uvrange = vdp.VisDependentProperty(default=xml_default("relcal_fit", "uvrange"))
-    groupby = vdp.VisDependentProperty(default=xml_default("relcal_fit", "groupby"))
+    spw = xml_property(TASK, "spw")
+    datacolumn = xml_property(TASK, "datacolumn")
+    uvrange = xml_property(TASK, "uvrange")
+    groupby = xml_property(TASK, "groupby")
     exclude = vdp.VisDependentProperty(default="")
 
     def __init__(
@@ -129,7 +130,7 @@ class Relcal(basetask.StandardTaskTemplate):
         inputs = self.inputs
         vis = names(inputs.vis)
         stem = products_stem(inputs.output_dir, STAGE, inputs.context.task_counter)
-        args = task_defaults("relcal_fit") | {
+        args = task_defaults(TASK) | {
             "vis": vis,
             "field": names(inputs.field),
             "spw": inputs.spw,

@@ -27,7 +27,7 @@ from almacal.pipeline.stagebase import (
     products_stem,
     run_core,
     task_defaults,
-    xml_default,
+    xml_property,
 )
 from almacal.relcal.task import RelcalFitTask
 from almacal.report.model import Table
@@ -35,26 +35,23 @@ from almacal.spwcons.task import SpwConsistencyTask
 
 LOG = infrastructure.get_logger(__name__)
 
+TASK = "spwconsistency"  # the CASA task whose core and parameters the stage uses
 STAGE = "almacal_spwconsistency"
 # hifa_gfluxscale's spectral consistency score (pipeline.qa.scorecalculator)
 GFLUXSCALE_METRIC = "score_gfluxscale_k_spw"
 
 
-def _xml(name: str) -> vdp.VisDependentProperty:
-    return vdp.VisDependentProperty(default=xml_default("spwconsistency", name))
-
-
 class SpwConsistencyInputs(vdp.StandardInputs):
-    resultfile = _xml("resultfile")
+    resultfile = xml_property(TASK, "resultfile")
     field = vdp.VisDependentProperty(default="")
-    spw = _xml("spw")
-    datacolumn = _xml("datacolumn")
-    uvrange = _xml("uvrange")
-    groupby = _xml("groupby")
-    nboot = _xml("nboot")
-    nmc = _xml("nmc")
-    seed = _xml("seed")
-    siglevel = _xml("siglevel")
+    spw = xml_property(TASK, "spw")
+    datacolumn = xml_property(TASK, "datacolumn")
+    uvrange = xml_property(TASK, "uvrange")
+    groupby = xml_property(TASK, "groupby")
+    nboot = xml_property(TASK, "nboot")
+    nmc = xml_property(TASK, "nmc")
+    seed = xml_property(TASK, "seed")
+    siglevel = xml_property(TASK, "siglevel")
 
     def __init__(
         self,
@@ -117,7 +114,7 @@ class SpwConsistency(basetask.StandardTaskTemplate):
         inputs = self.inputs
         vis = names(inputs.vis)
         stem = products_stem(inputs.output_dir, STAGE, inputs.context.task_counter)
-        args = task_defaults("spwconsistency") | {
+        args = task_defaults(TASK) | {
             "resultfile": inputs.resultfile,
             "vis": [] if inputs.resultfile else vis,
             "field": names(inputs.field),

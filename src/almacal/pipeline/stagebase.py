@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import pipeline.infrastructure as infrastructure
 import pipeline.infrastructure.basetask as basetask
+import pipeline.infrastructure.vdp as vdp
 
 from almacal.casatask.skeleton import run_task
 from almacal.casatask.spec import load_spec
@@ -90,6 +91,11 @@ def task_defaults(task: str) -> dict[str, Any]:
 
 def xml_default(task: str, name: str) -> Any:
     return load_spec(task).param(name).default
+
+
+def xml_property(task: str, name: str) -> Any:
+    """A stage Input whose default is the task's parameter's (vdp.VisDependentProperty)."""
+    return vdp.VisDependentProperty(default=xml_default(task, name))
 
 
 def products_stem(output_dir: str, stage: str, stage_number: int, prefix: str = "") -> str:
