@@ -154,8 +154,9 @@ def _gfluxscale_beside(context) -> dict:
     if not rows:
         return {
             "notes": (
-                "hifa_gfluxscale did not run before this stage: the pipeline's K_spw score "
-                "above is computed on these fits with its convention.",
+                "hifa_gfluxscale did not run before this stage: the score "
+                "pipeline_spectral_consistency below is hifa_gfluxscale's K_spw convention "
+                "applied to these fits by almacal.",
             )
         }
     table = Table(
