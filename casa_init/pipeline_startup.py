@@ -6,7 +6,8 @@
 # pages) before a recipe runs. Append it to your CASA start-up file:
 #   mkdir -p ~/.casa && cat casa_init/pipeline_startup.py >> ~/.casa/startup.py
 # or for one session:  casa --pipeline --startupfile /abs/path/to/casa_init/pipeline_startup.py
-# or, in a script, before recipereducer.reduce(...):  import almacal.pipeline; almacal.pipeline.register()
+# or, in a script, before recipereducer.reduce(...):
+#   import almacal.pipeline; almacal.pipeline.register()
 #
 # Running it twice is harmless. Without the pipeline it says what is missing and
 # leaves the session as it was (almacal's CASA tasks still work).
@@ -14,10 +15,12 @@ try:
     import almacal.pipeline as _almacal_pipeline
 
     _almacal_stages = _almacal_pipeline.register()
-    from pipeline.cli import *  # noqa: F401,F403  (the stages at the prompt, as CASA's own)
+    import pipeline.cli as _pipeline_cli
 
+    # the stages at the prompt too, beside CASA's own pipeline tasks
+    globals().update({_s: getattr(_pipeline_cli, _s) for _s in _almacal_stages})
     print("almacal pipeline stages: " + ", ".join(_almacal_stages))
-    del _almacal_pipeline, _almacal_stages
+    del _almacal_pipeline, _almacal_stages, _pipeline_cli
 except ImportError as _almacal_exc:
     print("almacal pipeline stages not registered: %s" % _almacal_exc)
     del _almacal_exc

@@ -10,6 +10,8 @@ from importlib import resources
 
 import pytest
 
+from almacal.pipeline import STAGES
+
 
 def _python(code: str) -> subprocess.CompletedProcess:
     # -I: no user site, no PYTHONPATH (a pipeline tree there would be found)
@@ -68,3 +70,14 @@ def test_example_recipe_names_only_known_commands():
     almacal.pipeline.register()
     unknown = [c for c in _commands() if not callable(getattr(pipeline.cli, c, None))]
     assert not unknown, unknown
+
+
+@pytest.mark.needs_pipeline
+def test_startup_snippet_registers_the_stages_in_the_prompt_namespace():
+    from pathlib import Path
+
+    snippet = Path(__file__).parents[2] / "casa_init" / "pipeline_startup.py"
+    namespace: dict = {}
+    exec(compile(snippet.read_text(), str(snippet), "exec"), namespace)
+    assert all(callable(namespace.get(s)) for s in STAGES), sorted(namespace)
+    assert not [k for k in namespace if k.startswith("_almacal") or k == "_pipeline_cli"]
