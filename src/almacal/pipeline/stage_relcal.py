@@ -11,6 +11,7 @@ so the next hif_applycal applies it with the rest of the calibration.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import replace
@@ -60,8 +61,9 @@ class PipelineApplyCalls(CasaApplyCalls):
         if not os.path.isdir(caltable):
             raise RuntimeError(f"gencal did not write {caltable}; see the CASA log")
 
-    def post(self, message: str) -> None:
-        LOG.info(message)
+    def post(self, message: str, priority: str = "INFO") -> None:
+        level = {"WARN": logging.WARNING, "SEVERE": logging.ERROR}.get(priority, logging.INFO)
+        LOG.log(level, message)
 
 
 class RelcalInputs(vdp.StandardInputs):
