@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import os
 import time
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from almacal.io import simulator as sim_io
+from almacal.simulate.archive import mosaic_offsets_rad, pointing_of_rows
 from almacal.simulate.build import (
     EpochResult,
     EpochSetup,
@@ -23,7 +25,13 @@ from almacal.simulate.build import (
 from almacal.simulate.config import EpochSetConfig
 from almacal.simulate.realworld import EpochVariation
 from almacal.simulate.schedule import ms_name
-from almacal.simulate.serpens import ACA_CONFIG, CALIBRATORS, EPOCH_DATES, TRUTH_FILE
+from almacal.simulate.serpens import (
+    ACA_CONFIG,
+    CALIBRATORS,
+    EPOCH_DATES,
+    SERPENS_FIELDS,
+    TRUTH_FILE,
+)
 
 
 def simulate_epochs(outdir: str | os.PathLike, **options: Any) -> SimulatedSet:
@@ -69,6 +77,7 @@ def build_epoch_set(config: EpochSetConfig) -> SimulatedSet:
         )
         for i, (date, path) in enumerate(zip(dates, paths, strict=True))
     ]
+    apply_archive_traits(config, paths, variations)
     truth = epoch_set_truth(setup, results, spw_scale)
     with open(truth_path, "w", encoding="utf-8") as fh:
         json.dump(truth, fh, indent=1)
@@ -104,7 +113,7 @@ def _build_epoch(
         offsets=setup.config.source_offset_arcsec,
     )
     sim_io.finish_columns(path, writer, weight_spectrum=setup.config.weight_spectrum)
-    result = epoch_result(setup, layout, acc, path, date)
+    result = epoch_result(setup, layout, acc, path, date, setup.spectral(variation.band)[0])
     cal = [f.name for f in setup.fields].index(CALIBRATORS[0])
     sim_io.post(
         "%s: %d rows, %d spw x %d chan, sigma %.4g Jy per visibility, "
@@ -120,3 +129,21 @@ def _build_epoch(
         time.perf_counter() - t_start,
     )
     return result
+
+
+def apply_archive_traits(
+    config: EpochSetConfig, paths: list[str], variations: tuple[EpochVariation, ...]
+) -> None:
+    """The archive-like edits made after the build (almacal.simulate.archive): field
+    renames per epoch, the mosaic pointings, and the first epoch's OBSERVATION
+    TIME_RANGE in every MS (split_observation)."""
+    decs = {f.name: f.dec_deg for f in (*SERPENS_FIELDS, *config.calibrator_fields)}
+    for path, variation in zip(paths, variations, strict=True):
+        for field, n in config.mosaic:
+            off = mosaic_offsets_rad(n, decs[field])
+            sim_io.split_field_into_pointings(path, field, off, partial(pointing_of_rows, n=n))
+        sim_io.rename_fields(path, dict(variation.field_rename))
+    if config.split_observation:
+        first = sim_io.observation_time_range(paths[0])
+        for path in paths[1:]:
+            sim_io.set_observation_time_range(path, first)
