@@ -61,7 +61,10 @@ def fill_dropped(flux: np.ndarray, dropped: np.ndarray) -> np.ndarray:
         return flux
     kept = np.where(drop, np.nan, flux)
     out = kept.copy()
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        # a calibrator dropped in every epoch (or an epoch with no kept pair) has no
+        # prediction: its mean is an empty slice, NaN, and it stays out of Eq. 1-3
+        warnings.simplefilter("ignore", RuntimeWarning)
         out = np.where(drop, np.nanmean(kept, axis=0, keepdims=True), out)
         for _ in range(50):
             mean = np.nanmean(out, axis=0, keepdims=True)
@@ -73,8 +76,26 @@ def fill_dropped(flux: np.ndarray, dropped: np.ndarray) -> np.ndarray:
     return new
 
 
+def fill_sigma(
+    filled: np.ndarray, sigma: np.ndarray, flux: np.ndarray, dropped: np.ndarray
+) -> np.ndarray:
+    """sigma with each dropped pair's non-finite sigma (a pair without data) replaced by
+    its filled flux x its calibrator's median relative sigma over the kept pairs: what
+    a measurement would have had, so that Eq. 1-2 count the pair like the others."""
+    drop = np.broadcast_to(dropped.reshape(dropped.shape + (1,) * (flux.ndim - 2)), flux.shape)
+    missing = drop & ~np.isfinite(sigma)
+    if not missing.any():
+        return sigma
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a calibrator with no kept pair: NaN
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rel = np.nanmedian(np.where(drop, np.nan, np.abs(sigma / flux)), axis=0, keepdims=True)
+    return np.where(missing, np.abs(filled) * rel, sigma)
+
+
 def _mcf(flux, sigma, dropped):
-    return mean_correction_factors(fill_dropped(flux, dropped), sigma)
+    filled = fill_dropped(flux, dropped)
+    return mean_correction_factors(filled, fill_sigma(filled, sigma, flux, dropped))
 
 
 def _robust_residuals(flux, used):
@@ -142,8 +163,11 @@ def choose_calibrators(
     fields: tuple[str, ...],
     rejectsigma: float,
     minfamily: int,
+    unusable: np.ndarray | None = None,
 ) -> CalibratorChoice:
-    """flux, sigma : (n_epoch, n_cal) Jy; excluded : the user's pairs (kept in Eq. 1).
+    """flux, sigma : (n_epoch, n_cal) Jy; excluded : the user's pairs (kept in Eq. 1);
+    unusable : (n_epoch, n_cal) why a pair cannot be used ('' when it can,
+    relcal.usable): those are dropped from the start, each with its reason.
 
     rejectsigma > 0: repeatedly drop the pair whose MCF lies furthest from the
     median of the other calibrators' MCFs in its epoch (MCFs from median fluxes,
@@ -155,12 +179,17 @@ def choose_calibrators(
     >= FAMILY_P_MIN), or else the one with the smallest reduced chi^2.
     """
     have = np.isfinite(flux) & np.isfinite(sigma)
+    bad = np.zeros(flux.shape, bool) if unusable is None else unusable != ""
     reasons = [
-        {"epoch": i + 1, "field": fields[j], "reason": "exclude (user)"}
-        for i, j in zip(*np.nonzero(excluded & have), strict=True)
+        {"epoch": int(i) + 1, "field": fields[j], "reason": "exclude (user)"}
+        for i, j in zip(*np.nonzero(excluded & have & ~bad), strict=True)
     ]
-    used = ~excluded & have
-    dropped = np.zeros_like(used)
+    reasons += [
+        {"epoch": int(i) + 1, "field": fields[j], "reason": str(unusable[i, j])}  # type: ignore[index]
+        for i, j in zip(*np.nonzero(bad), strict=True)
+    ]
+    used = ~excluded & have & ~bad
+    dropped = bad.copy()
     if rejectsigma > 0:
         reasons += _reject_outliers(flux, sigma, used, dropped, fields, rejectsigma)
     mcf, mcf_sigma = _mcf(flux, sigma, dropped)
