@@ -1,9 +1,6 @@
 """spwconsistency's steps on synthetic MSs (no casatools): the spw selection is checked
 against the MSs, through relcal_fit's parameters, before any fit."""
 
-import sys
-import types
-
 import numpy as np
 import pytest
 
@@ -12,16 +9,7 @@ from almacal.casatask.spec import load_spec
 from almacal.relcal.task import RelcalFitTask
 from almacal.spwcons.task import SpwConsistencyTask
 from tests.unit.relcal_synth import FakeReader, fake_ms
-
-
-@pytest.fixture(autouse=True)
-def log(monkeypatch):
-    """casalog without CASA: almacal.casatask.log takes casatasks from sys.modules."""
-    lines: list[str] = []
-    post = lambda msg, *a, **k: lines.append(msg)  # noqa: E731
-    fake = types.SimpleNamespace(casalog=types.SimpleNamespace(post=post, origin=lambda *a: None))
-    monkeypatch.setitem(sys.modules, "casatasks", fake)
-    return lines
+from tests.unit.test_relcal_run import log  # noqa: F401 (autouse: casalog without CASA)
 
 
 @pytest.fixture(scope="module")
