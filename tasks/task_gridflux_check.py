@@ -56,6 +56,7 @@ def gridflux_check(
     phasecheck,
     outfile,
     overwrite,
+    indexfit,
 ):
     """Grid calibrator flux vs the catalog now (seed 000 §3.2, §4.2). Parameters: the XML."""
     return run_task(GridfluxCheckTask(CasaGridfluxReaders()), locals())

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from almacal.casatask.log import casalog
 from almacal.casatask.skeleton import run_task
+from almacal.casatask.terminal import say
 from almacal.io import caltables
 from almacal.io.msinfo import read_ms_info
 from almacal.relcal.apply import RelcalApplyTask
@@ -19,13 +19,23 @@ class CasaApplyCalls:
     apply_table = staticmethod(caltables.apply_table)
     write_history = staticmethod(caltables.write_history)
 
-    @staticmethod
-    def post(message: str) -> None:
-        casalog.post(message)
+    # the plan (a dry run's whole output) and each MS's step, on the terminal too
+    post = staticmethod(say)
 
 
 def relcal_apply(
-    vis, factor, factorfile, mode, outputvis, datacolumn, caltable, force, dryrun, overwrite
+    vis,
+    factor,
+    factorfile,
+    factorrange,
+    mode,
+    outputvis,
+    datacolumn,
+    caltable,
+    force,
+    dryrun,
+    overwrite,
+    outfile,
 ):
     """Rescale amplitudes per epoch (seed 000 App. E). Parameters: xml/relcal_apply.xml."""
     return run_task(RelcalApplyTask(CasaApplyCalls()), locals())

@@ -393,3 +393,30 @@ def test_epochs_in_different_bands_or_tunings_are_refused_naming_them(sets):
     rec = _run(doppler)
     freq = np.array(rec["epoch_spw_freq_hz"])
     assert freq.shape == (4, 2) and freq[2, 0] == pytest.approx(1.0001 * freq[0, 0], rel=1e-12)
+
+
+class FlaggingSelfcal(FakeSelfcal):
+    """applycal flags all of FIELD 1 in the scratch copy of ep2.ms, as CASA's does for a
+    field without a gaincal solution of SNR >= minsnr."""
+
+    def applycal(self, **params):
+        super().applycal(**params)
+        if params["vis"].endswith("ep2.ms.selfcal.ms"):
+            ms = self.reader.sets[params["vis"]]
+            flags = [f.copy() for f in ms.flag]
+            for f in flags:
+                f[..., ms.field_id == 1] = True
+            self.reader.sets[params["vis"]] = dataclasses.replace(ms, flag=flags)
+
+
+def test_data_flagged_by_selfcal_are_named_as_such_and_the_run_goes_on(sets, tmp_path):
+    reader = FakeReader(sets)
+    rec = _run(sets, reader=reader, calls=FlaggingSelfcal(reader, str(tmp_path)))
+    (ex,) = rec["exclusions"]
+    assert (ex["epoch"], ex["field"]) == (2, "B")
+    assert ex["reason"] == (
+        f"all data flagged in {sets[1].info.path} after self-calibration (no gaincal "
+        "solution with SNR >= minsnr 3)"
+    )
+    dev, sig = _dev(rec)
+    assert np.all(dev < 5 * sig), (dev, sig)  # 5 propagated sigma (~1.5e-3)

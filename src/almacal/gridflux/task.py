@@ -27,6 +27,7 @@ from almacal.gridflux.service import CatalogClient
 from almacal.gridflux.sources import FileSource, ServiceSource
 from almacal.gridflux.targets import build_targets, phase_calibrators
 from almacal.msinfo import MsInfo
+from almacal.report.build import html_path, write_html
 
 
 class GridfluxReaders(Protocol):
@@ -65,7 +66,9 @@ class GridfluxCheckTask:
         return GridfluxParams.from_task_args(args)
 
     def products(self, params: GridfluxParams) -> dict[str, str]:
-        return params.products()
+        if not params.outfile:
+            return params.products()
+        return params.products() | html_path(params.outfile, params.overwrite)
 
     def read(self, params: GridfluxParams) -> GridfluxData:
         """flux.csv, then each EB's MsInfo (ALMA data only), then the catalog source."""
@@ -115,7 +118,8 @@ class GridfluxCheckTask:
         if not params.outfile:
             return
         write_outputs(result, staged, data.table, result.light_curves)
-        self.readers.post("Wrote %s" % ", ".join(params.products().values()))
+        write_html(self.name, result.to_record(), staged)
+        self.readers.post("Wrote %s" % ", ".join(self.products(params).values()))
 
     def report(self, result: GridfluxResult) -> None:
         self.readers.post("gridflux_check: %s" % result.summary())
@@ -182,8 +186,8 @@ def check_lines(c: EbCheck) -> list[tuple[str, str]]:
     t, ex, comp = c.target, c.extrapolation, c.comparison
     lines = [
         (
-            "%s %s %s: Band 3 %.1f d from the observation, index %+.3f +- %.3f%s (catalog: "
-            "%s %s, queried %s)"
+            "%s %s %s: Band 3 %.1f d from the observation, index %+.3f +- %.3f%s (%s fit; "
+            "catalog: %s %s, queried %s)"
             % (
                 t.ms,
                 t.field,
@@ -192,6 +196,7 @@ def check_lines(c: EbCheck) -> list[tuple[str, str]]:
                 ex.spix,
                 ex.spix_sigma,
                 " (default)" if ex.default_index else "",
+                ex.indexfit,
                 c.catalog.origin,
                 c.catalog.location,
                 c.catalog.queried_at,
@@ -206,6 +211,12 @@ def check_lines(c: EbCheck) -> list[tuple[str, str]]:
             ex.flux[k],
             ex.flux_sigma[k],
         )
+        if ex.au is not None and ex.au.mc is not None:
+            line += " (getALMAFlux %.4f +- %.4f, Monte Carlo median %.4f)" % (
+                ex.au.flux[k],
+                ex.au.mc.sigma[k],
+                ex.au.mc.median[k],
+            )
         if comp is not None:
             line += ", pipeline %.4f Jy (spix %+.3f): %+.1f +- %.1f %%" % (
                 comp.pipe_flux[k],

@@ -2,18 +2,24 @@
 and applycal through injected CASA calls, so the sequence runs in unit tests without CASA.
 
 Products (caltables, split MSs) are made under their staged temporary names; in
-inplace mode the input MS (CORRECTED_DATA, HISTORY) is changed last, after every
-caltable is written.
+inplace mode the input MSs (CORRECTED_DATA, WEIGHT, HISTORY) are changed last, after
+every caltable is written, one MS at a time: an "in progress" HISTORY line, applycal,
+the HISTORY of the rescaling, then that MS's caltable is renamed into place. A failure
+leaves each MS either untouched or rescaled with its caltable and HISTORY (or, when
+applycal itself broke off, marked as interrupted).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from almacal.msinfo import MsInfo
-from almacal.relcal.rescale_plan import HISTORY_MARK, RelcalApplyParams, Rescale
+from almacal.outputs import Staged, run_stamp, write_json
+from almacal.relcal.rescale_plan import HISTORY_MARK, IN_PROGRESS, RelcalApplyParams, Rescale
+from almacal.report.build import html_path, write_html
 
 
 class ApplyCalls(Protocol):
@@ -31,7 +37,7 @@ class ApplyCalls(Protocol):
 
     def write_history(self, vis: str, messages: list[str], origin: str) -> None: ...
 
-    def post(self, message: str) -> None: ...
+    def post(self, message: str, priority: str = "INFO") -> None: ...
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,7 @@ class ApplyResult:
     dryrun: bool
     rescales: tuple[Rescale, ...]
     columns: tuple[str, ...]  # the data column each MS is rescaled from
+    factorrange: tuple[float, float]
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -52,6 +59,7 @@ class ApplyResult:
                 r.to_record() | {"datacolumn": c}
                 for r, c in zip(self.rescales, self.columns, strict=True)
             ],
+            "factorrange": list(self.factorrange),
         }
 
 
@@ -66,7 +74,15 @@ class RelcalApplyTask:
         return RelcalApplyParams.from_task_args(args)
 
     def products(self, params: RelcalApplyParams) -> dict[str, str]:
-        return params.products()
+        if params.dryrun:
+            return {}
+        report = html_path(params.report, params.overwrite)
+        if os.path.exists(params.report + ".json") and not params.overwrite:
+            raise FileExistsError(f"outfile: {params.report}.json exists; set overwrite=True")
+        return params.products() | report | {"json": params.report + ".json"}
+
+    def modifies(self, params: RelcalApplyParams) -> tuple[str, ...]:
+        return params.modifies()
 
     def read(self, params: RelcalApplyParams) -> tuple[str, ...]:
         """The data column of each MS, after the checks that need the MS itself."""
@@ -82,6 +98,12 @@ class RelcalApplyTask:
         column = info.datacolumn(params.datacolumn)
         previous = [m for m in self.calls.history_messages(vis) if m.startswith(HISTORY_MARK)]
         if previous and not params.force:
+            if previous[-1].startswith(IN_PROGRESS):
+                raise ValueError(
+                    f"vis {vis}: an earlier relcal_apply was interrupted while rescaling it "
+                    f"({previous[-1]}); restore it from a copy, or set force=True if you know "
+                    "its CORRECTED_DATA and WEIGHT were not changed"
+                )
             raise ValueError(
                 f"vis {vis} was already rescaled ({previous[-1]}); "
                 "set force=True to rescale it again"
@@ -94,6 +116,12 @@ class RelcalApplyTask:
         """Split (split mode) and gencal each MS under the temporary product names."""
         for i, (r, column) in enumerate(zip(params.rescales, data, strict=True)):
             self.calls.post(_plan_line(r, params))
+            if params.outside_range(r):
+                self.calls.post(
+                    "factor %g for %s is outside factorrange=[%g, %g]; applied because force=True"
+                    % (r.factor, r.vis, *params.factorrange),
+                    "WARN",
+                )
             if params.dryrun:
                 continue
             if params.mode == "split":
@@ -101,27 +129,61 @@ class RelcalApplyTask:
             self.calls.make_amp_table(
                 _target(params, staged, i), staged[f"caltable{i}"], r.gencal_parameter
             )
-        return ApplyResult(params.mode, params.dryrun, params.rescales, data)
+        return ApplyResult(params.mode, params.dryrun, params.rescales, data, params.factorrange)
 
     def write(
         self,
         params: RelcalApplyParams,
         data: tuple[str, ...],
         result: ApplyResult,
-        staged: Mapping[str, str],
+        staged: Staged,
     ) -> None:
-        """applycal and HISTORY: on the split copy, or last of all on the input MS."""
+        """applycal and HISTORY: on the split copies, or last of all on the input MSs, one
+        at a time, each committed with its caltable."""
         if params.dryrun:
             return
+        # the report first: in inplace mode the input MSs change last
+        write_json(staged["json"], result.to_record())
+        write_html(self.name, result.to_record(), staged)
+        inplace = params.mode == "inplace"
         for i, r in enumerate(params.rescales):
-            target = _target(params, staged, i)
-            self.calls.apply_table(target, staged[f"caltable{i}"])
-            self.calls.write_history(target, [r.history_line(), *params.call], self.name)
+            target, marked = _target(params, staged, i), False
+            try:
+                if inplace:
+                    self.calls.write_history(target, [r.in_progress_line(run_stamp())], self.name)
+                    marked = True
+                self.calls.apply_table(target, staged[f"caltable{i}"])
+                self.calls.write_history(target, [r.history_line(), *params.call], self.name)
+                if inplace:
+                    staged.commit([f"caltable{i}"])
+            except Exception as exc:
+                if inplace:
+                    self._report_partial(params, i, marked, exc)
+                raise
+
+    def _report_partial(
+        self, params: RelcalApplyParams, failed: int, marked: bool, exc: Exception
+    ) -> None:
+        """Which MSs were rescaled (complete), how the failed one was left, which not touched."""
+        done = ", ".join(r.vis for r in params.rescales[:failed]) or "none"
+        rest = ", ".join(r.vis for r in params.rescales[failed + 1 :]) or "none"
+        state = (
+            "its HISTORY marks the rescaling as interrupted: CORRECTED_DATA and WEIGHT may be "
+            "partly rescaled"
+            if marked
+            else "it was not touched"
+        )
+        self.calls.post(
+            "relcal_apply stopped at %s (%s): %s. Rescaled before it, complete with caltable "
+            "and HISTORY: %s. Not touched: %s"
+            % (params.rescales[failed].vis, exc, state, done, rest),
+            "SEVERE",
+        )
 
     def report(self, result: ApplyResult) -> None:
         done = "would rescale" if result.dryrun else "rescaled"
         outs = ", ".join(r.outputvis for r in result.rescales)
-        self.calls.post(f"relcal_apply: {done} {len(result.rescales)} MS ({result.mode}): {outs}")
+        self.calls.post(f"{done} {len(result.rescales)} MS ({result.mode}): {outs}")
 
 
 def _target(params: RelcalApplyParams, staged: Mapping[str, str], i: int) -> str:

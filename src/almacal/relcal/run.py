@@ -22,6 +22,7 @@ from typing import Protocol
 import numpy as np
 
 from almacal.casatask.log import casalog
+from almacal.casatask.terminal import progress
 from almacal.constants import C_M_S
 from almacal.msinfo import MsInfo
 from almacal.relcal.accumulate import (
@@ -158,12 +159,15 @@ def read_epochs(
 
     def passes() -> Iterator[MsSums]:
         for m, t in enumerate(targets):
-            casalog.post(
-                "Fitting %d calibrators x %d spws in %s (%s, epoch %d)"
-                % (n_cal, len(p.spws), t.info.path, t.column, p.epoch_of_ms[m] + 1)
+            what = "%d calibrators x %d spws, %s, epoch %d" % (
+                n_cal,
+                len(p.spws),
+                t.column,
+                p.epoch_of_ms[m] + 1,
             )
             plan = ms_plan(t, n_cal, spec)
-            yield accumulate(reader.chunks(plan.selection), plan)
+            with progress(m + 1, len(targets), t.info.path, what) as counted:
+                yield accumulate(counted(reader.chunks(plan.selection)), plan)
 
     return tuple(sum_epochs(passes(), p.epoch_of_ms, len(p.epochs)))
 
@@ -346,6 +350,7 @@ def unusable_data(p: RelcalFitParams, m: Measured, point: np.ndarray) -> np.ndar
         uvrange=str(p.call.get("uvrange", "")),
         cuts=" and ".join(cuts),
         selfcal_minsnr=p.options.minsnr if p.options.selfcal else None,
+        selfcal_had_data=None if m.selfcal is None else np.isfinite(m.selfcal.flux_before),
     )
     return data_reasons(m.epochs, point, [ep.vis for ep in p.epochs], missing, sel)
 

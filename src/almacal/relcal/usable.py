@@ -62,13 +62,20 @@ def weak_reasons(flux: np.ndarray, sigma: np.ndarray, minfluxsnr: float) -> np.n
 @dataclass(frozen=True)
 class Selection:
     """What the user selected, for the reasons' texts: spw and uvrange as given, the
-    cuts made after the pass (uvrange='common', fitspw='auto') and selfcal's minsnr
-    (None without selfcal)."""
+    cuts made after the pass (uvrange='common', fitspw='auto'), selfcal's minsnr
+    (None without selfcal) and the (n_epoch, n_cal) pairs that had data before it (so
+    that their flags came from self-calibration; None: all)."""
 
     spw: str
     uvrange: str
     cuts: str = ""
     selfcal_minsnr: float | None = None
+    selfcal_had_data: np.ndarray | None = None
+
+    def flagged_by_selfcal(self, e: int, j: int) -> bool:
+        if self.selfcal_minsnr is None:
+            return False
+        return self.selfcal_had_data is None or bool(self.selfcal_had_data[e, j])
 
 
 def data_reasons(
@@ -96,7 +103,7 @@ def data_reasons(
             elif rows_unflagged[j] == 0:
                 out[e, j] = (
                     f"all data flagged in {ms}"
-                    if sel.selfcal_minsnr is None
+                    if not sel.flagged_by_selfcal(e, j)
                     else f"all data flagged in {ms} after self-calibration (no gaincal solution "
                     f"with SNR >= minsnr {sel.selfcal_minsnr:g})"
                 )

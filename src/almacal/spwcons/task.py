@@ -13,6 +13,7 @@ from typing import Any
 from almacal.casatask.log import casalog
 from almacal.casatask.spec import load_spec
 from almacal.relcal.task import RelcalFitTask
+from almacal.report.build import html_path, write_html
 from almacal.spwcons.inputs import PerSpwFits
 from almacal.spwcons.params import FIT_PARAM_DEFAULTS, SpwConsistencyParams, check_spw_count
 from almacal.spwcons.results import SpwConsistencyResult, output_paths, write_outputs
@@ -49,7 +50,9 @@ class SpwConsistencyTask:
         return replace(p, fit=fit)
 
     def products(self, params: SpwConsistencyParams) -> Mapping[str, str]:
-        return output_paths(params.outfile) if params.outfile else {}
+        if not params.outfile:
+            return {}
+        return output_paths(params.outfile) | html_path(params.outfile, params.overwrite)
 
     def read(self, params: SpwConsistencyParams) -> PerSpwFits:
         if params.resultfile:
@@ -82,7 +85,8 @@ class SpwConsistencyTask:
     ) -> None:
         if staged:
             write_outputs(result, staged)
-            casalog.post("Wrote %s" % ", ".join(output_paths(params.outfile).values()))
+            write_html(self.name, result.to_record(), staged)
+            casalog.post("Wrote %s" % ", ".join(self.products(params).values()))
 
     def report(self, result: SpwConsistencyResult) -> None:
         for line in result.summary_lines():
