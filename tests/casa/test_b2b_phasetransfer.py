@@ -13,6 +13,7 @@ import pytest
 from almacal import b2b_phasetransfer
 from almacal.constants import C_M_S
 from almacal.datasets import simulate_b2b
+from almacal.figures import DPI
 from almacal.simulate.b2b import SimulatedB2B
 from tests.casa.browser import check_report
 from tests.casa.msutil import fingerprint, read_columns
@@ -269,8 +270,8 @@ def test_input_ms_untouched_without_apply_and_outputs_written(b2b_sim, tmp_path)
         assert json.load(fh)["structure"]["spwmap"] == {"4": 0, "5": 1, "6": 2, "7": 3}
     _assert_ecsv_is_the_diagnostics(prefix + ".ecsv", rec)
     # b2b/plot.py: (9, 7) and (9, 4) inches at 90 dpi
-    assert_figure_png(prefix + "_dgc_phases.png", figsize_in=(9, 7), dpi=90)
-    assert_figure_png(prefix + "_residuals.png", figsize_in=(9, 4), dpi=90)
+    assert_figure_png(prefix + "_dgc_phases.png", figsize_in=(10, 8), dpi=DPI)
+    assert_figure_png(prefix + "_residuals.png", figsize_in=(10, 4.8), dpi=DPI)
     assert not [p for p in os.listdir(tmp_path) if ".tmp" in p]
     with pytest.raises(FileExistsError, match="outputs exist"):
         _run(vis, doapply=False, caltable=prefix)

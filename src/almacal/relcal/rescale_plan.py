@@ -264,7 +264,7 @@ class RelcalApplyParams:
             dryrun=bool(args["dryrun"]),
             call=tuple(f"{k:<11} = {v!r}" for k, v in args.items()),
             factorrange=factorrange,
-            report=report_stem(args.get("outfile", ""), plan),
+            report=report_stem(args.get("outfile", ""), plan, mode),
             overwrite=bool(args["overwrite"]),
         )
 
@@ -286,15 +286,18 @@ class RelcalApplyParams:
         return out
 
 
-def report_stem(outfile: str, plan: tuple[Rescale, ...]) -> str:
+def report_stem(outfile: str, plan: tuple[Rescale, ...], mode: str = "split") -> str:
     """The report's stem: outfile, or '<first output without .ms>.relcal_apply' beside the
-    data it describes (so runs on different MSs never collide)."""
+    data it describes (so runs on different MSs never collide); '.relcal_apply_inplace'
+    in inplace mode, where the first output is vis itself: an inplace run on a split
+    run's output (X.rescaled.ms) must not collide with that run's report."""
     if outfile.strip():
         path = os.path.abspath(os.path.expanduser(outfile))
         if not os.path.isdir(os.path.dirname(path)):
             raise FileNotFoundError(f"outfile {outfile!r}: directory does not exist")
         return path
-    return stem(plan[0].outputvis) + ".relcal_apply"
+    suffix = ".relcal_apply" if mode == "split" else ".relcal_apply_inplace"
+    return stem(plan[0].outputvis) + suffix
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:

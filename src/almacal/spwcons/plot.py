@@ -116,10 +116,11 @@ def plot_histograms(result: SpwConsistencyResult, path: str) -> None:
             ax.set_xlabel("deviation (%)")
             ax.set_ylabel(f"number of {unit} per bin")
         handles = [
-            Line2D([], [], color="C0", lw=8, alpha=0.6, label="histogram"),
+            Line2D([], [], color="C0", lw=8, alpha=0.6, label="histogram of normalized MCFs"),
+            Line2D([], [], color="C3", lw=8, alpha=0.6, label="histogram of (epoch, spw) means"),
             Line2D([], [], color="k", label="Gaussian of the sample width"),
         ]
-        fig.legend(handles=handles, loc="outside lower center", ncol=2)
+        fig.legend(handles=handles, loc="outside lower center", ncol=3)
         fig.suptitle(
             "σ_fit = %.3f %%, %s (Eq. 4-5, corrected for the degrees of freedom)"
             % (100 * d.fit.sigma, _sigma_spw_text(d))
