@@ -31,6 +31,9 @@ def relcal_fit(
     rejectsigma,
     minfamily,
     fitposition,
+    minfluxsnr,
+    fieldmatch,
+    matchradius,
 ):
     """Relative flux calibration from stable calibrators. Parameters: xml/relcal_fit.xml."""
     return run_task(RelcalFitTask(CasaMs(), CasaSelfcal()), locals())
