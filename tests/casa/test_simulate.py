@@ -144,8 +144,12 @@ def test_fields_names_positions_and_intents(simulated_set):
     assert intents == [sim.OBS_MODE]
     with opened(os.path.join(path, "FIELD")) as tb:
         phase_dir = tb.getcol("PHASE_DIR")[:, 0, :]
-        frame = tb.getcolkeywords("PHASE_DIR")["MEASINFO"]["Ref"]
-    assert frame == "J2000"
+        info = tb.getcolkeywords("PHASE_DIR")["MEASINFO"]
+        # a variable-reference column, as in real ALMA MSs (write_alma_metadata): each
+        # row's code in PhaseDir_Ref, named by TabRefTypes/TabRefCodes
+        codes = tb.getcol(info["VarRefCol"])
+    by_code = dict(zip(info["TabRefCodes"].tolist(), info["TabRefTypes"].tolist(), strict=True))
+    assert {by_code[int(c)] for c in codes} == {"J2000"}
     ra = np.degrees(phase_dir[0]) % 360.0
     dec = np.degrees(phase_dir[1])
     fields = simulated_set.truth["fields"]
