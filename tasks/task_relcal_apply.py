@@ -5,6 +5,7 @@ from __future__ import annotations
 from almacal.casatask.log import casalog
 from almacal.casatask.skeleton import run_task
 from almacal.io import caltables
+from almacal.io.mpi import task_mapper
 from almacal.io.msinfo import read_ms_info
 from almacal.relcal.apply import RelcalApplyTask
 
@@ -25,7 +26,17 @@ class CasaApplyCalls:
 
 
 def relcal_apply(
-    vis, factor, factorfile, mode, outputvis, datacolumn, caltable, force, dryrun, overwrite
+    vis,
+    factor,
+    factorfile,
+    mode,
+    outputvis,
+    datacolumn,
+    caltable,
+    force,
+    dryrun,
+    overwrite,
+    parallel,
 ):
     """Rescale amplitudes per epoch (seed 000 App. E). Parameters: xml/relcal_apply.xml."""
-    return run_task(RelcalApplyTask(CasaApplyCalls()), locals())
+    return run_task(RelcalApplyTask(CasaApplyCalls(), task_mapper(parallel)), locals())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from almacal.casatask.skeleton import run_task
+from almacal.io.mpi import task_mapper
 from almacal.io.ms import CasaMs
 from almacal.io.selfcal import CasaSelfcal
 from almacal.relcal.task import RelcalFitTask
@@ -31,6 +32,8 @@ def relcal_fit(
     rejectsigma,
     minfamily,
     fitposition,
+    parallel,
 ):
     """Relative flux calibration from stable calibrators. Parameters: xml/relcal_fit.xml."""
-    return run_task(RelcalFitTask(CasaMs(), CasaSelfcal()), locals())
+    steps = RelcalFitTask(CasaMs(), CasaSelfcal(), task_mapper(parallel))
+    return run_task(steps, locals())

@@ -3,16 +3,19 @@ and applycal through injected CASA calls, so the sequence runs in unit tests wit
 
 Products (caltables, split MSs) are made under their staged temporary names; in
 inplace mode the input MS (CORRECTED_DATA, HISTORY) is changed last, after every
-caltable is written.
+caltable is written. Each MS's steps are a picklable unit (MakeTables, then
+ApplyTables) that the mapper runs here or on a casampi server (almacal.parallel); the
+skeleton renames every product together once all MSs succeeded, as in a serial run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from almacal.msinfo import MsInfo
+from almacal.parallel import SERIAL, Mapper
 from almacal.relcal.rescale_plan import HISTORY_MARK, RelcalApplyParams, Rescale
 
 
@@ -56,10 +59,57 @@ class ApplyResult:
 
 
 @dataclass(frozen=True)
-class RelcalApplyTask:
-    """The skeleton's steps for relcal_apply; calls are the CASA steps."""
+class StagedMs:
+    """One MS to rescale with its products' staged names.
+
+    outputvis : the staged split copy (split mode), None in inplace mode; gain : gencal's
+    amplitude parameter.
+    """
+
+    vis: str
+    column: str
+    outputvis: str | None
+    caltable: str
+    gain: float
+
+    @property
+    def target(self) -> str:
+        """The MS that gets CORRECTED_DATA: the split copy, or vis itself (inplace)."""
+        return self.outputvis or self.vis
+
+
+@dataclass(frozen=True)
+class MakeTables:
+    """compute's unit of one MS: split (split mode), then gencal on the MS it applies to."""
 
     calls: ApplyCalls
+
+    def __call__(self, ms: StagedMs) -> None:
+        if ms.outputvis is not None:
+            self.calls.split_column(ms.vis, ms.outputvis, ms.column)
+        self.calls.make_amp_table(ms.target, ms.caltable, ms.gain)
+
+
+@dataclass(frozen=True)
+class ApplyTables:
+    """write's unit of one MS: applycal, then its HISTORY lines, written once."""
+
+    calls: ApplyCalls
+    origin: str
+
+    def __call__(self, job: tuple[StagedMs, list[str]]) -> None:
+        ms, messages = job
+        self.calls.apply_table(ms.target, ms.caltable)
+        self.calls.write_history(ms.target, messages, self.origin)
+
+
+@dataclass(frozen=True)
+class RelcalApplyTask:
+    """The skeleton's steps for relcal_apply; calls are the CASA steps, mapper runs each
+    MS's steps (here, or on casampi servers)."""
+
+    calls: ApplyCalls
+    mapper: Mapper = SERIAL
     name: str = "relcal_apply"
 
     def params(self, args: dict[str, Any]) -> RelcalApplyParams:
@@ -92,15 +142,11 @@ class RelcalApplyTask:
         self, params: RelcalApplyParams, data: tuple[str, ...], staged: Mapping[str, str]
     ) -> ApplyResult:
         """Split (split mode) and gencal each MS under the temporary product names."""
-        for i, (r, column) in enumerate(zip(params.rescales, data, strict=True)):
+        for r in params.rescales:
             self.calls.post(_plan_line(r, params))
-            if params.dryrun:
-                continue
-            if params.mode == "split":
-                self.calls.split_column(r.vis, staged[f"outputvis{i}"], column)
-            self.calls.make_amp_table(
-                _target(params, staged, i), staged[f"caltable{i}"], r.gencal_parameter
-            )
+        if not params.dryrun:
+            jobs = _staged_ms(params, data, staged)
+            _complete(self.mapper.map(MakeTables(self.calls), jobs, [j.vis for j in jobs]))
         return ApplyResult(params.mode, params.dryrun, params.rescales, data)
 
     def write(
@@ -113,10 +159,14 @@ class RelcalApplyTask:
         """applycal and HISTORY: on the split copy, or last of all on the input MS."""
         if params.dryrun:
             return
-        for i, r in enumerate(params.rescales):
-            target = _target(params, staged, i)
-            self.calls.apply_table(target, staged[f"caltable{i}"])
-            self.calls.write_history(target, [r.history_line(), *params.call], self.name)
+        jobs = [
+            (ms, [r.history_line(), *params.call])
+            for ms, r in zip(_staged_ms(params, data, staged), params.rescales, strict=True)
+        ]
+        apply = ApplyTables(self.calls, self.name)
+        # inplace: after a failure, leave the input MSs not yet started untouched
+        labels = [ms.vis for ms, _ in jobs]
+        _complete(self.mapper.map(apply, jobs, labels, keep_going=params.mode == "split"))
 
     def report(self, result: ApplyResult) -> None:
         done = "would rescale" if result.dryrun else "rescaled"
@@ -124,11 +174,25 @@ class RelcalApplyTask:
         self.calls.post(f"relcal_apply: {done} {len(result.rescales)} MS ({result.mode}): {outs}")
 
 
-def _target(params: RelcalApplyParams, staged: Mapping[str, str], i: int) -> str:
-    """The MS that gets CORRECTED_DATA: the staged split copy, or vis itself (inplace)."""
-    if params.mode == "split":
-        return staged[f"outputvis{i}"]
-    return params.rescales[i].vis
+def _staged_ms(
+    params: RelcalApplyParams, columns: tuple[str, ...], staged: Mapping[str, str]
+) -> list[StagedMs]:
+    return [
+        StagedMs(
+            vis=r.vis,
+            column=column,
+            outputvis=staged[f"outputvis{i}"] if params.mode == "split" else None,
+            caltable=staged[f"caltable{i}"],
+            gain=r.gencal_parameter,
+        )
+        for i, (r, column) in enumerate(zip(params.rescales, columns, strict=True))
+    ]
+
+
+def _complete(results: Iterable[None]) -> None:
+    """Run every MS's unit (the mapper yields as each completes, in MS order)."""
+    for _ in results:
+        pass
 
 
 def _plan_line(r: Rescale, params: RelcalApplyParams) -> str:

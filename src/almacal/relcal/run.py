@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Protocol
 
 import numpy as np
@@ -24,8 +25,10 @@ import numpy as np
 from almacal.casatask.log import casalog
 from almacal.constants import C_M_S
 from almacal.msinfo import MsInfo
+from almacal.parallel import SERIAL, Mapper
 from almacal.relcal.accumulate import (
     BinPlan,
+    MsPlan,
     MsSums,
     PassSpec,
     accumulate,
@@ -35,7 +38,7 @@ from almacal.relcal.accumulate import (
 from almacal.relcal.cuts import CommonUvRange, LineChannels, cut_sums, find_lines
 from almacal.relcal.fluxfit import SUM_W
 from almacal.relcal.params import RelcalFitParams
-from almacal.relcal.plan import Target, ms_plan, read_slices
+from almacal.relcal.plan import Target, VisReader, ms_plan, read_slices
 from almacal.relcal.posfit import PositionFit, fit_positions
 from almacal.relcal.results import Options, RelcalResult
 from almacal.relcal.selfcal import (
@@ -86,8 +89,14 @@ def _needs_bins(p: RelcalFitParams) -> bool:
     return (opt.model != "point" and not opt.fitposition) or opt.modelcheck
 
 
-def measure(p: RelcalFitParams, reader: MsReader, selfcal: SelfcalCalls | None = None) -> Measured:
-    """The passes over every MS (see the module docstring)."""
+def measure(
+    p: RelcalFitParams,
+    reader: MsReader,
+    selfcal: SelfcalCalls | None = None,
+    mapper: Mapper = SERIAL,
+) -> Measured:
+    """The passes over every MS (see the module docstring); mapper runs each MS's pass
+    (almacal.parallel: here, or on MPI servers), the rest stays in this process."""
     with ExitStack() as stack:
         targets = list(p.targets())
         report = None
@@ -98,16 +107,16 @@ def measure(p: RelcalFitParams, reader: MsReader, selfcal: SelfcalCalls | None =
             targets, report = _self_calibrate(p, targets, reader, selfcal, workdir)
         check = not p.options.selfcal  # selfcal checked each MS on its first pass
         twice = p.options.fitspw_auto and p.options.fitposition
-        m = (_measure_twice if twice else _measure_once)(p, reader, targets, check)
+        m = (_measure_twice if twice else _measure_once)(p, reader, targets, check, mapper)
         return replace(m, selfcal=report)
 
 
 def _measure_once(
-    p: RelcalFitParams, reader: MsReader, targets: list[Target], check: bool
+    p: RelcalFitParams, reader: MsReader, targets: list[Target], check: bool, mapper: Mapper
 ) -> Measured:
     opt = p.options
     deferred = opt.uvrange_common or opt.fitspw_auto
-    grid = _position_grid(p, reader, targets, p.uvrange) if opt.fitposition else None
+    grid = _position_grid(p, reader, targets, p.uvrange, mapper) if opt.fitposition else None
     per_decade = FINE_PER_DECADE if opt.uvrange_common else 0
     if not per_decade and _needs_bins(p):
         per_decade = MODEL_PER_DECADE
@@ -119,14 +128,14 @@ def _measure_once(
         uv_limits=opt.uvrange_common,
         max_bin_bytes=max_bin_bytes(len(targets)),
     )
-    epochs = read_epochs(p, reader, targets, spec, check)
+    epochs = read_epochs(p, reader, targets, spec, check, mapper)
     common = _common_uvrange(p, epochs) if opt.uvrange_common else None
     lines = _find_lines(p, epochs, targets[0], common) if opt.fitspw_auto else None
     return Measured(epochs, None, common, lines, grid)
 
 
 def _measure_twice(
-    p: RelcalFitParams, reader: MsReader, targets: list[Target], check: bool
+    p: RelcalFitParams, reader: MsReader, targets: list[Target], check: bool, mapper: Mapper
 ) -> Measured:
     opt = p.options
     spec = PassSpec(
@@ -135,18 +144,18 @@ def _measure_twice(
         uv_limits=opt.uvrange_common,
         max_bin_bytes=max_bin_bytes(len(targets)),
     )
-    first = read_epochs(p, reader, targets, spec, check)
+    first = read_epochs(p, reader, targets, spec, check, mapper)
     common = _common_uvrange(p, first) if opt.uvrange_common else None
     lines = _find_lines(p, first, targets[0], common)
     line_free = [lines.without_lines(t) for t in targets]
     uvr = p.uvrange if common is None else common.uvrange
-    grid = _position_grid(p, reader, line_free, uvr)
+    grid = _position_grid(p, reader, line_free, uvr, mapper)
     spec = PassSpec(
         uvrange=uvr,
         model_edges=uv_edges_lambda() if _needs_bins(p) else None,
         grid=grid,
     )
-    epochs = read_epochs(p, reader, line_free, spec, False)
+    epochs = read_epochs(p, reader, line_free, spec, False, mapper)
     return Measured(epochs, None, common, lines, grid, exact=True)
 
 
@@ -156,23 +165,41 @@ def read_epochs(
     targets: Sequence[Target],
     spec: PassSpec,
     check: bool,
+    mapper: Mapper = SERIAL,
 ) -> tuple[MsSums, ...]:
-    """One pass per MS, summed per epoch; check: refuse a fully flagged field."""
+    """One pass per MS, summed per epoch in MS order (the same additions wherever the
+    passes ran); check: refuse a fully flagged field."""
     n_cal = len(p.fields)
+    jobs = [
+        (
+            "Fitting %d calibrators x %d spws in %s (%s, epoch %d)"
+            % (n_cal, len(p.spws), t.info.path, t.column, p.epoch_of_ms[m] + 1),
+            ms_plan(t, n_cal, spec),
+        )
+        for m, t in enumerate(targets)
+    ]
+    sums = mapper.map(MsPass(reader), jobs, [t.info.path for t in targets])
 
     def passes() -> Iterator[MsSums]:
-        for m, t in enumerate(targets):
-            casalog.post(
-                "Fitting %d calibrators x %d spws in %s (%s, epoch %d)"
-                % (n_cal, len(p.spws), t.info.path, t.column, p.epoch_of_ms[m] + 1)
-            )
-            plan = ms_plan(t, n_cal, spec)
-            sums = accumulate(reader.chunks(plan.selection), plan)
+        for m, s in enumerate(sums):
             if check:
-                refuse_fully_flagged(sums, p, m)
-            yield sums
+                refuse_fully_flagged(s, p, m)
+            yield s
 
     return tuple(sum_epochs(passes(), p.epoch_of_ms, len(p.epochs)))
+
+
+@dataclass(frozen=True)
+class MsPass:
+    """One MS's pass, a picklable unit a casampi server can run: (log line, plan) ->
+    MsSums."""
+
+    reader: VisReader
+
+    def __call__(self, job: tuple[str, MsPlan]) -> MsSums:
+        line, plan = job
+        casalog.post(line)
+        return accumulate(self.reader.chunks(plan.selection), plan)
 
 
 def refuse_fully_flagged(sums: MsSums, p: RelcalFitParams, m: int) -> None:
@@ -241,10 +268,15 @@ def max_uv_lambda(reader: MsReader, target: Target, uvrange: UvRange | None) -> 
 
 
 def _position_grid(
-    p: RelcalFitParams, reader: MsReader, targets: Sequence[Target], uvr: UvRange | None
+    p: RelcalFitParams,
+    reader: MsReader,
+    targets: Sequence[Target],
+    uvr: UvRange | None,
+    mapper: Mapper,
 ) -> UvGrid:
     """One (u, v) grid for every MS, sized by the longest baseline of all of them."""
-    q_max = max(max_uv_lambda(reader, t, uvr) for t in targets)
+    longest = partial(max_uv_lambda, reader, uvrange=uvr)
+    q_max = max(mapper.map(longest, targets, [t.info.path for t in targets]))
     grid = uv_grid(q_max, len(p.fields))
     casalog.post("fitposition: (u, v) grid of %s" % grid.describe())
     if p.perspw:
