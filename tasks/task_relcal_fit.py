@@ -35,5 +35,4 @@ def relcal_fit(
     parallel,
 ):
     """Relative flux calibration from stable calibrators. Parameters: xml/relcal_fit.xml."""
-    steps = RelcalFitTask(CasaMs(), CasaSelfcal(), task_mapper(parallel))
-    return run_task(steps, locals())
+    return run_task(RelcalFitTask(CasaMs(), CasaSelfcal(), task_mapper(parallel)), locals())

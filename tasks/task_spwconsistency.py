@@ -27,5 +27,6 @@ def spwconsistency(
     parallel,
 ):
     """Relative flux calibration between spws (seed 000 Sect. 3.4). Parameters: XML."""
-    relcal = RelcalFitTask(CasaMs(), CasaSelfcal(), task_mapper(parallel))
-    return run_task(SpwConsistencyTask(relcal), locals())
+    return run_task(
+        SpwConsistencyTask(RelcalFitTask(CasaMs(), CasaSelfcal(), task_mapper(parallel))), locals()
+    )

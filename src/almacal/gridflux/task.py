@@ -11,7 +11,7 @@ a mapper (almacal.parallel): here, or on casampi servers.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -76,7 +76,9 @@ class GridfluxCheckTask:
     name: str = "gridflux_check"
 
     def params(self, args: dict[str, Any]) -> GridfluxParams:
-        return GridfluxParams.from_task_args(args)
+        # parallel chose the mapper (tasks/task_gridflux_check.py); the record keeps it
+        checked = GridfluxParams.from_task_args({k: v for k, v in args.items() if k != "parallel"})
+        return replace(checked, call=dict(args))
 
     def products(self, params: GridfluxParams) -> dict[str, str]:
         return params.products()
