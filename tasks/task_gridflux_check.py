@@ -57,6 +57,7 @@ def gridflux_check(
     phasecheck,
     outfile,
     overwrite,
+    indexfit,
     parallel,
 ):
     """Grid calibrator flux vs the catalog now (seed 000 §3.2, §4.2). Parameters: the XML."""

@@ -21,14 +21,15 @@ class CasaApplyCalls:
     write_history = staticmethod(caltables.write_history)
 
     @staticmethod
-    def post(message: str) -> None:
-        casalog.post(message)
+    def post(message: str, priority: str = "INFO") -> None:
+        casalog.post(message, priority)
 
 
 def relcal_apply(
     vis,
     factor,
     factorfile,
+    factorrange,
     mode,
     outputvis,
     datacolumn,

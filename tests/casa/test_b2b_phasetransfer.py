@@ -15,6 +15,8 @@ from almacal.constants import C_M_S
 from almacal.datasets import simulate_b2b
 from almacal.simulate.b2b import SimulatedB2B
 from tests.casa.msutil import fingerprint, read_columns
+from tests.pngutil import assert_figure_png
+from tests.recordutil import assert_column, assert_json_is_record
 
 SEED = 2017
 
@@ -261,13 +263,39 @@ def test_input_ms_untouched_without_apply_and_outputs_written(b2b_sim, tmp_path)
     assert fingerprint(vis) == before
     for path in rec["caltables"].values():
         assert os.path.isdir(path)
-    for suffix in (".json", ".ecsv", "_dgc_phases.png", "_residuals.png"):
-        assert os.path.getsize(prefix + suffix) > 0
+    assert_json_is_record(prefix + ".json", rec)
     with open(prefix + ".json", encoding="utf-8") as fh:
         assert json.load(fh)["structure"]["spwmap"] == {"4": 0, "5": 1, "6": 2, "7": 3}
+    _assert_ecsv_is_the_diagnostics(prefix + ".ecsv", rec)
+    # b2b/plot.py: (9, 7) and (9, 4) inches at 90 dpi
+    assert_figure_png(prefix + "_dgc_phases.png", figsize_in=(9, 7), dpi=90)
+    assert_figure_png(prefix + "_residuals.png", figsize_in=(9, 4), dpi=90)
     assert not [p for p in os.listdir(tmp_path) if ".tmp" in p]
     with pytest.raises(FileExistsError, match="outputs exist"):
         _run(vis, doapply=False, caltable=prefix)
+
+
+def _assert_ecsv_is_the_diagnostics(path: str, rec: dict) -> None:
+    """One row per antenna with the record's per-antenna diagnostics (the record rounds
+    them to 1e-4 deg), and the record's summary numbers in the table's meta."""
+    from astropy.table import Table
+
+    d = rec["diagnostics"]
+    t = Table.read(path, format="ascii.ecsv")
+    assert list(t["antenna"]) == d["antennas"] and len(t) > 2
+    assert_column(t["residual_rms_deg"], d["residual_rms_antenna_deg"], atol=5e-5)
+    assert_column(t["offset_change_deg"], d["offset_change_deg"], atol=5e-5)
+    offset = np.array(d["offset_deg"], dtype=float)  # (block, antenna, high spw)
+    high = rec["structure"]["high_spws"]
+    assert offset.shape == (2, len(t), len(high))  # two DGC blocks
+    for b in range(offset.shape[0]):
+        for j, spw in enumerate(high):
+            assert_column(t[f"offset_block{b + 1}_spw{spw}_deg"], offset[b, :, j], atol=5e-5)
+    assert np.isfinite(offset).sum() > offset.size // 2  # not vacuous: solved offsets
+    for key in ("residual_rms_deg", "expected_rms_target_deg", "expected_coherence", "dgc_loss"):
+        assert t.meta[key] == d[key], key
+    assert t.meta["qa"] == d["qa"] and t.meta["vis"] == rec["vis"]
+    assert t.meta["refant"] == rec["refant"]
 
 
 def test_apply_changes_only_corrected_data_and_refuses_a_second_time(b2b_sim, tmp_path):
@@ -302,7 +330,8 @@ def test_bad_inputs_are_clear_errors_and_leave_the_ms_alone(b2b_sim, tmp_path):
     before = fingerprint(vis)
     with pytest.raises(ValueError, match="refant='DV99' is not an antenna"):
         _run(vis, refant="DV99")
-    with pytest.raises(ValueError, match="missing DGC scans: found 17 low-frequency and 0 high"):
+    # the phase calibrator has no high-frequency scans: the error names dgcfield
+    with pytest.raises(ValueError, match=r"dgcfield='J2229-0832' has 17 scans in the low.* and 0 "):
         _run(vis, dgcfield="J2229-0832", phasecal="J2228-0753")
     with pytest.raises(ValueError, match="lowspw=\\[9\\]"):
         _run(vis, lowspw=[9])

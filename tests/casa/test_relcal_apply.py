@@ -138,6 +138,10 @@ def test_factorfile_is_matched_by_name(ngc, tmp_path):
         ({"factor": [1.1], "outputvis": ["a.ms", "b.ms"]}, ValueError, "outputvis"),
         ({"factor": [1.1], "datacolumn": "corrected"}, ValueError, "datacolumn"),
         ({"factor": [1.1], "mode": "sideways"}, ValueError, "mode"),
+        ({"factor": [2.5]}, ValueError, r"is 2.5, outside factorrange=\[0.5, 2\]"),
+        ({"factor": [1e30], "force": True}, ValueError, "refused even with force=True"),
+        ({"factor": [1.1], "factorrange": [2.0, 1.0]}, ValueError, "factorrange"),
+        ({"factorfile": "TEXT_FACTOR"}, ValueError, r"text.json': the factor for vis .*not a num"),
     ],
 )
 def test_bad_input_names_parameter_and_touches_nothing(ngc, tmp_path, kwargs, error, match):
@@ -147,7 +151,9 @@ def test_bad_input_names_parameter_and_touches_nothing(ngc, tmp_path, kwargs, er
     existing.mkdir()
     wrong = tmp_path / "wrong.json"
     wrong.write_text(json.dumps({"vis_factors": {"/x/epoch1.ms": 1.0}}))
-    subst = {"EXISTING": str(existing), "WRONG_EPOCHS": str(wrong)}
+    text = tmp_path / "text.json"
+    text.write_text(json.dumps({"vis_factors": {"/x/ngc5921.ms": "1.1 (check)"}}))
+    subst = {"EXISTING": str(existing), "WRONG_EPOCHS": str(wrong), "TEXT_FACTOR": str(text)}
     kwargs = {
         k: (
             subst.get(v, v)

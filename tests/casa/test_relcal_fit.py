@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from tests.casa.msutil import fingerprint
+from almacal.simulate import SERPENS_FIELDS
+from tests.casa.msutil import fingerprint, read_columns
+from tests.pngutil import assert_figure_png
 
 pytestmark = pytest.mark.casa
 
@@ -55,8 +57,7 @@ def test_outputs_table_json_plot_and_refuses_to_overwrite(epoch_copies, tmp_path
     js = json.loads((tmp_path / "fit.json").read_text())
     assert js["rfcf"] == pytest.approx(rec["rfcf"])
     assert set(js["vis_factors"]) == set(sim.paths)
-    png = tmp_path / "fit.png"
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    assert_figure_png(tmp_path / "fit.png", figsize_in=(8, 4.5), dpi=110)  # relcal/plot.py
     with pytest.raises(FileExistsError, match="outfile"):
         _fit(sim, tmp_path)
     _fit(sim, tmp_path, overwrite=True)
@@ -103,8 +104,21 @@ def test_weight_spectrum_is_honoured_and_nan_dropped(simulated_variant, tmp_path
     rec = relcal_fit(vis=paths, field=list(src.calibrators), outfile="")
     flux = np.array(rec["flux"])
     assert np.all(np.isfinite(flux))
-    # one of 4 channels dropped: sigma grows by sqrt(4/3); 5 sigma of that
-    tol = 5 * np.sqrt(4 / 3) * np.array(src.truth["expected_sigma_jy"])
+    # Stokes I points used: in the first MS the n_chan - 1 channels with weight less the
+    # NaN ones (a NaN in XX makes I NaN), in the second every channel; per calibrator
+    names = [f.name for f in SERPENS_FIELDS]
+    n_chan = src.truth["n_chan"]
+    expected_n = []
+    for k, path in enumerate(paths):
+        field_id = read_columns(path, "FIELD_ID")["FIELD_ID"]
+        nan_row = np.zeros(field_id.size, bool)
+        nan_row[::7] = k == 0
+        rows = [field_id == names.index(c) for c in src.calibrators]
+        expected_n.append([(n_chan - (k == 0)) * r.sum() - nan_row[r].sum() for r in rows])
+    assert np.min(expected_n) > 0
+    np.testing.assert_array_equal(rec["n_vis"], expected_n)
+    # one of n_chan channels dropped: sigma grows by sqrt(n_chan / (n_chan - 1)); 5 sigma
+    tol = 5 * np.sqrt(n_chan / (n_chan - 1)) * np.array(src.truth["expected_sigma_jy"])
     assert np.all(np.abs(flux - np.array(src.truth["expected_flux_jy"])) < tol)
 
 

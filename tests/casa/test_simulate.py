@@ -191,6 +191,8 @@ def test_rows_columns_flags_and_weights(simulated_set):
     assert np.array_equal(cols["SCAN_NUMBER"] - 1, cols["FIELD_ID"])
     assert not cols["FLAG"].any()
     assert np.all(np.isfinite(cols["DATA"])) and np.all(np.isfinite(cols["UVW"]))
+    _assert_uvw_are_the_antenna_baselines(path, cols)
+    _assert_field_spw_means_are_the_injected_fluxes(path, cols, truth, epoch=0)
     sigma = np.asarray(truth["sigma_jy"])[cols["DATA_DESC_ID"]]
     np.testing.assert_allclose(
         cols["SIGMA"], np.broadcast_to(sigma, cols["SIGMA"].shape), rtol=1e-6
@@ -204,6 +206,62 @@ def test_rows_columns_flags_and_weights(simulated_set):
     z = np.concatenate([diff.real.ravel(), diff.imag.ravel()]) / (np.sqrt(2) * sigma[0])
     # 69120 samples: the std of the std is 0.27 %; allow ~4 of it
     assert z.std() == pytest.approx(1.0, abs=0.011)
+
+
+def _assert_uvw_are_the_antenna_baselines(path: str, cols: dict[str, np.ndarray]) -> None:
+    """|UVW| of every row is the length of its baseline: UVW is the baseline vector
+    rotated to the source frame, which keeps its length."""
+    with opened(os.path.join(path, "ANTENNA")) as tb:
+        position = tb.getcol("POSITION")  # (3, antenna) ITRF m
+    a1, a2 = cols["ANTENNA1"], cols["ANTENNA2"]
+    baseline = np.linalg.norm(position[:, a2] - position[:, a1], axis=0)
+    # the simulator's UVW and ITRF positions are float64: agree to far below 1 um
+    np.testing.assert_allclose(np.linalg.norm(cols["UVW"], axis=0), baseline, atol=1e-6)
+    # not vacuous: the baselines differ, and Earth rotation moves each one in the uv plane
+    assert np.ptp(baseline) > 10.0
+    first = (a1 == a1[0]) & (a2 == a2[0])
+    assert np.ptp(cols["UVW"][0, first]) > 0.1
+
+
+def _assert_field_spw_means_are_the_injected_fluxes(
+    path: str, cols: dict[str, np.ndarray], truth: dict, epoch: int
+) -> None:
+    """The mean Stokes I of every field and spw is the injected model within its thermal
+    noise: flux_scale x (nu / nu_ref)^alpha x (the point flux + the field's own Gaussian
+    envelope, exp(-(pi theta q)^2 / (4 ln 2)) at q = |(u, v)| / lambda), computed here
+    from UVW and CHAN_FREQ (the default set has no phase, spw or added extended errors)."""
+    assert truth["phase_rms_deg"] == truth["extended_fraction"] == truth["spw_scale_sigma"] == 0
+    with opened(os.path.join(path, "SPECTRAL_WINDOW")) as tb:
+        chan_freq = tb.getcol("CHAN_FREQ")  # (chan, spw)
+    with opened(os.path.join(path, "DATA_DESCRIPTION")) as tb:
+        ddid_spw = tb.getcol("SPECTRAL_WINDOW_ID")
+    with metadata(path) as msmd:
+        names = msmd.fieldnames()
+    scale = truth["epochs"][epoch]["flux_scale"]
+    stokes_i = 0.5 * (cols["DATA"][0] + cols["DATA"][-1])  # (chan, row)
+    w_i = sim.stokes_i_weight(cols["WEIGHT"][0], cols["WEIGHT"][-1])  # (row,) per channel
+    uv_m = np.hypot(cols["UVW"][0], cols["UVW"][1])
+    n_chan = stokes_i.shape[0]
+    n_extended = 0
+    for field_id, name in enumerate(names):
+        field = truth["fields"][name]
+        theta = math.radians(field["extended_fwhm_arcsec"] / 3600.0)
+        n_extended += field["extended_flux_jy"] > 0
+        for ddid, spw in enumerate(ddid_spw):
+            rows = (cols["FIELD_ID"] == field_id) & (cols["DATA_DESC_ID"] == ddid)
+            w = w_i[rows]
+            freq = chan_freq[:, spw, None]  # (chan, 1)
+            q = uv_m[rows] * freq / 299792458.0  # (chan, row) wavelengths
+            envelope = np.exp(-((math.pi * theta * q) ** 2) / (4 * math.log(2)))
+            spectrum = (freq / truth["ref_freq_hz"]) ** field["spectral_index"]
+            model = scale * spectrum * (field["flux_jy"] + field["extended_flux_jy"] * envelope)
+            injected = np.sum(model * w) / (n_chan * w.sum())
+            measured = np.sum(stokes_i[:, rows].real * w) / (n_chan * w.sum())
+            # sigma of the mean over the rows x channels: 1 / sqrt(sum w_I); 5 sigma of it
+            sigma = 1.0 / np.sqrt(n_chan * w.sum())
+            assert abs(measured - injected) < 5 * sigma, (name, spw, measured, injected, sigma)
+            assert sigma < 0.05 * injected  # not vacuous: each mean has S/N > 20
+    assert n_extended > 0  # guard: the envelope term is tested too
 
 
 def test_weighted_mean_matches_expected_flux(simulated_set):

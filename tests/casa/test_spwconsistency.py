@@ -8,6 +8,7 @@ from astropy.table import Table
 
 from almacal.simulate import SPW_CENTRE_HZ
 from tests.casa.msutil import fingerprint
+from tests.pngutil import assert_figure_png
 from tests.unit.spwcons_synth import synthetic_record
 
 pytestmark = pytest.mark.casa
@@ -83,9 +84,10 @@ def test_recovers_injected_spw_error_and_fit_noise(simulated_variant, tmp_path):
     ep = Table.read(tmp_path / "spw_epochs.ecsv", format="ascii.ecsv")
     np.testing.assert_allclose(ep["alpha"], rec["powerlaw"]["alpha"])
     assert json.loads((tmp_path / "spw.json").read_text())["qa"] == rec["qa"]
-    for fig in ("mcf", "hist", "mc"):
-        png = tmp_path / f"spw_{fig}.png"
-        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    # spwcons/plot.py: 7 epochs in 2 rows of 4 panels of 3.2 x 2.8 in; the histograms; MC
+    figures = {"mcf": (4 * 3.2, 2 * 2.8), "hist": (11, 3.4), "mc": (6, 4)}
+    for fig, size in figures.items():
+        assert_figure_png(tmp_path / f"spw_{fig}.png", figsize_in=size, dpi=100)
     with pytest.raises(FileExistsError, match="overwrite=True"):
         spwconsistency(resultfile=resultfile, outfile=str(tmp_path / "spw"))
     again = spwconsistency(resultfile=resultfile, outfile=str(tmp_path / "spw"), overwrite=True)

@@ -261,17 +261,6 @@ def _solutions(rows: list[tuple], refant: int) -> PhaseSolutions:
     )
 
 
-class FakeLog:
-    def __init__(self) -> None:
-        self.lines: list[tuple[str, str]] = []
-
-    def post(self, message: str, priority: str = "INFO") -> None:
-        self.lines.append((priority, message))
-
-    def origin(self, name: str) -> None:
-        pass
-
-
 TASK_ARGS = dict(
     vis="",
     mode="transfer",

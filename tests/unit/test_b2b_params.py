@@ -34,6 +34,7 @@ def test_missing_ms_is_file_not_found(tmp_path):
 def test_default_names_follow_the_vis_stem(tmp_path):
     ms = tmp_path / "obs.ms"
     (ms / "ANTENNA").mkdir(parents=True)
+    (ms / "HISTORY").mkdir()
     p = B2BParams.from_task_args(**(DEFAULTS | {"mode": "transfer", "vis": str(ms)}))
     assert p.tables()["dgc_offset"] == str(tmp_path / "obs.b2b.dgc_offset.G")
     assert p.outputs()["json"] == str(tmp_path / "obs.b2b.json")
@@ -190,3 +191,28 @@ def test_transfer_needs_an_ms_with_an_antenna_table(tmp_path):
     (tmp_path / "y.ms").write_text("")
     with pytest.raises(FileNotFoundError, match="no measurement set"):
         B2BParams.from_task_args(**(DEFAULTS | {"mode": "transfer", "vis": str(tmp_path / "y.ms")}))
+
+
+@pytest.mark.parametrize("where", ["caltable", "outfile", "vis"])
+def test_unwritable_outputs_and_ms_are_refused_before_any_work(tmp_path, where):
+    from tests.fsutil import read_only
+
+    ms = tmp_path / "data" / "obs.ms"
+    (ms / "ANTENNA").mkdir(parents=True)
+    (ms / "HISTORY").mkdir()
+    (tmp_path / "cal").mkdir()
+    (tmp_path / "diag").mkdir()
+    args = DEFAULTS | {
+        "mode": "transfer",
+        "vis": str(ms),
+        "caltable": str(tmp_path / "cal" / "x"),
+        "outfile": str(tmp_path / "diag" / "y"),
+    }
+    p = B2BParams.from_task_args(**args)
+    assert p.products()  # guard: writable as made
+    locked = {"caltable": tmp_path / "cal", "outfile": tmp_path / "diag", "vis": ms}[where]
+    with read_only(str(locked)):
+        with pytest.raises(PermissionError, match=rf"^{where}[=\s]"):
+            p.products()
+        if where == "vis":  # without doapply the MS is only read
+            assert B2BParams.from_task_args(**(args | {"doapply": False})).products()

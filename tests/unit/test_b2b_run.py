@@ -15,7 +15,7 @@ import pytest
 
 from almacal import outputs
 from almacal.b2b import run
-from almacal.b2b.params import HISTORY_MARK, B2BParams
+from almacal.b2b.params import HISTORY_MARK, IN_PROGRESS, B2BParams
 from almacal.b2b.task import B2BTask
 from almacal.casatask import skeleton
 from almacal.casatask.skeleton import run_task
@@ -26,9 +26,9 @@ from tests.unit.b2b_fake_casa import (
     N_ANT,
     TASK_ARGS,
     FakeCasa,
-    FakeLog,
     ms_info,
 )
+from tests.unit.fake_log import FakeLog
 
 ATOL = 1e-9  # rad: rounding only
 
@@ -40,6 +40,7 @@ def _wrap(x):
 def _vis(tmp_path) -> str:
     path = tmp_path / "obs.ms"
     (path / "ANTENNA").mkdir(parents=True)
+    (path / "HISTORY").mkdir()
     return str(path)
 
 
@@ -197,6 +198,12 @@ def test_task_writes_every_product_staged_and_changes_the_ms_last(tmp_path, quie
     products = p.products()
     seen: list[set[str]] = []
     fake.on_applycal = lambda: seen.append(set(os.listdir(tmp_path)))
+    marked: list[set[str]] = []  # what is in place when each HISTORY line is written
+    write_history = fake.write_history
+    fake.write_history = lambda vis, messages, origin: (
+        marked.append(set(os.listdir(tmp_path))),
+        write_history(vis, messages, origin),
+    )
     rec = run_task(B2BTask(fake, FakeLog()), args)
     # When applycal runs, every product is complete under its temporary name, none final;
     # the JSON follows it (it records the applycal's time in casa_seconds).
@@ -204,24 +211,25 @@ def test_task_writes_every_product_staged_and_changes_the_ms_last(tmp_path, quie
     assert {os.path.basename(temporary_name(v)) for v in before.values()} <= seen[0]
     assert os.path.basename(temporary_name(products["json"])) not in seen[0]
     assert not {os.path.basename(v) for v in products.values()} & seen[0]
-    assert sorted(os.listdir(tmp_path)) == sorted(
-        ["obs.ms", *(os.path.basename(v) for v in products.values())]
-    )
+    final = sorted(["obs.ms", *(os.path.basename(v) for v in products.values())])
+    assert sorted(os.listdir(tmp_path)) == final
     with open(products["json"], encoding="utf-8") as fh:
         assert json.load(fh) == json.loads(json.dumps(json_safe(rec)))
     assert os.path.getsize(products["plot_dgc"]) > 0 and os.path.getsize(products["ecsv"]) > 0
-    # HISTORY: the application with the final table names, then one line per argument.
-    assert [name for name, _ in fake.made][-2:] == ["applycal", "write_history"]
-    assert fake.history[0] == "%s: %s + %s to TGT spw 2,3" % (
-        HISTORY_MARK,
-        products["phasecal_scaled"],
-        products["dgc_offset"],
-    )
-    assert fake.history[1:] == [f"{k:<11} = {v!r}" for k, v in args.items()]
+    # HISTORY: "in progress" before the applycal; the application with the final table
+    # names, once every product is in place, then one line per argument.
+    assert [name for name, _ in fake.made][-3:] == ["write_history", "applycal", "write_history"]
+    applied = "%s + %s to TGT spw 2,3" % (products["phasecal_scaled"], products["dgc_offset"])
+    assert fake.history[0].startswith(f"{IN_PROGRESS} (pid {os.getpid()} on ")
+    assert applied in fake.history[0]
+    assert fake.history[1] == f"{HISTORY_MARK}: {applied}"
+    assert fake.history[2:] == [f"{k:<11} = {v!r}" for k, v in args.items()]
+    assert {os.path.basename(v) for v in products.values()} <= marked[1]  # products first
+    assert not {os.path.basename(v) for v in products.values()} & marked[0]
     assert rec["applied"] and rec["caltables"] == p.tables()
 
 
-def test_failed_apply_leaves_no_product_and_no_history(tmp_path, quiet_skeleton):
+def test_a_run_that_broke_off_in_applycal_is_applied_again_by_the_rerun(tmp_path, quiet_skeleton):
     args = TASK_ARGS | {"vis": _vis(tmp_path)}
     fake = FakeCasa(ms_info(args["vis"]))
 
@@ -231,8 +239,21 @@ def test_failed_apply_leaves_no_product_and_no_history(tmp_path, quiet_skeleton)
     fake.on_applycal = fail
     with pytest.raises(RuntimeError, match="applycal failed"):
         run_task(B2BTask(fake, FakeLog()), args)
-    assert os.listdir(tmp_path) == ["obs.ms"] and not fake.history
     assert len(_gaincals(fake)) == 4  # the failure came after the solutions
+    # no product; the HISTORY says a run began applying and did not finish
+    assert os.listdir(tmp_path) == ["obs.ms"]
+    assert len(fake.history) == 1 and fake.history[0].startswith(IN_PROGRESS)
+    fake.on_applycal = lambda: None
+    log = FakeLog()
+    rec = run_task(B2BTask(fake, log), args)  # no force needed
+    assert rec["applied"] and fake.history[2].startswith(HISTORY_MARK)
+    warns = [m for p, m in log.lines if p == "WARN" and "did not finish applying" in m]
+    assert len(warns) == 1
+    # a completed application is refused again unless forced, and nothing is written
+    listing = sorted(os.listdir(tmp_path))
+    with pytest.raises(ValueError, match="already has a B2B transfer applied"):
+        run_task(B2BTask(fake, FakeLog()), args | {"overwrite": True})
+    assert sorted(os.listdir(tmp_path)) == listing
 
 
 def test_plan_mode_reads_and_writes_nothing(tmp_path, quiet_skeleton):

@@ -162,6 +162,15 @@ def test_select_dgc_scans_by_field_or_intent():
     assert select_dgc_scans(two, LOW, HIGH, dgcfield="DGC").field == "DGC"
 
 
+def test_a_dgcfield_observed_in_one_band_only_is_named():
+    # the phase calibrator has low-frequency scans only: not a DGC source
+    with pytest.raises(ValueError) as err:
+        select_dgc_scans(_scans(), LOW, HIGH, dgcfield="PC")
+    msg = str(err.value)
+    assert msg.startswith("dgcfield='PC' has 11 scans in the low-frequency spws")
+    assert "and 0 in the high-frequency spws" in msg and "DGC intents: ['DGC']" in msg
+
+
 def test_select_phasecal_needs_one_candidate_with_low_scans():
     scans = _scans()
     assert select_phasecal(scans, LOW, "DGC") == ("PC", tuple(range(10, 31, 2)))

@@ -1,4 +1,5 @@
-"""The observatory rule (seed 000 §1) and the getALMAFlux-style Monte Carlo, by hand."""
+"""The observatory rule (seed 000 §1) with the two-point estimator and its Monte Carlo,
+by hand (getALMAFlux's estimator, the default: test_gridflux_aufit.py)."""
 
 import datetime as dt
 import math
@@ -22,8 +23,8 @@ def m(day, ghz, jy, err=0.0, source="J1751+0939"):
     )
 
 
-def run(meas, freqs=(336.495e9,), window=3.0, seed=1, **kw):
-    sel = select(meas, OBS, window_days=window, **kw)
+def run(meas, freqs=(336.495e9,), window=3.0, seed=1, indexfit="twopoint", **kw):
+    sel = select(meas, OBS, window_days=window, indexfit=indexfit, **kw)
     return extrapolate(sel, freqs, n_mc=20000, rng=np.random.default_rng(seed))
 
 

@@ -99,9 +99,9 @@ def test_catalog_file_and_its_errors(tmp_path):
     assert [m.band for m in meas] == [3, 3, 7]
     assert meas[0].freq_hz == pytest.approx(91.5e9) and meas[2].ingested.day == 9
     bad = CATALOG.replace("2.45", "-2")
-    with pytest.raises(ValueError, match=r"data row 2: need .* flux > 0"):
+    with pytest.raises(ValueError, match=r"bad.csv' line 3 \(data row 2\): need .* flux > 0"):
         read_catalog_file(_write(tmp_path, "bad.csv", bad))
-    with pytest.raises(ValueError, match=r"data row 1: date: '2019-13-45:00:00' is not a date"):
+    with pytest.raises(ValueError, match=r"line 2 \(data row 1\): date: '2019-13-45:00:00' is not"):
         read_catalog_file(_write(tmp_path, "d.csv", CATALOG.replace("2019-03-04T02", "2019-13-45")))
     with pytest.raises(ValueError, match="lacks column.s. error"):
         read_catalog_file(_write(tmp_path, "c.csv", CATALOG.replace(",error,", ",err,")))
@@ -312,3 +312,56 @@ def test_ecsv_catalog_with_units_band_and_missing_ingestion(tmp_path):
     # the CSV reader takes bare columns in GHz and Jy, the band from the frequency
     csv_meas = read_catalog_file(_write(tmp_path, "cat.csv", CATALOG))
     assert [m.band for m in csv_meas] == [3, 3, 7] and csv_meas[0].flux_jy == 2.60
+
+
+def test_binary_fluxcsv_names_fluxcsv_and_the_file(tmp_path):
+    # an MS table file or a PNG given by mistake: not a bare UnicodeDecodeError
+    garbage = tmp_path / "flux.csv"
+    garbage.write_bytes(bytes(np.random.default_rng(7).integers(0, 256, 4000, dtype=np.uint8)))
+    with pytest.raises(ValueError, match=r"fluxcsv '.*flux.csv' is not a UTF-8 text file") as err:
+        read_flux_csv(str(garbage))
+    assert not isinstance(err.value, UnicodeDecodeError)
+    assert "ms,field,spw,I,Q,U,V,spix,uvmin,uvmax,comment" in str(err.value)
+    # valid UTF-8 but no CSV: 200 kB of NUL bytes without a line end
+    zeros = tmp_path / "zeros.csv"
+    zeros.write_bytes(b"\0" * 200_000)
+    with pytest.raises(ValueError, match=r"fluxcsv '.*zeros.csv' line 1: not a CSV line"):
+        read_flux_csv(str(zeros))
+
+
+def test_non_numeric_catalog_value_names_file_line_and_value(tmp_path):
+    text = CATALOG.replace("103.5,2.45,", "103.5,2.4S,")  # a typo on data row 2 (line 3)
+    path = _write(tmp_path, "typo.csv", text)
+    with pytest.raises(ValueError, match=r"typo.csv' line 3 \(data row 2\): flux is '2.4S'"):
+        read_catalog_file(path)
+    with pytest.raises(ValueError) as err:
+        read_catalog_file(path)
+    # the valid numbers of the column are not listed as non-numeric
+    assert "2.6" not in str(err.value) and "1.45" not in str(err.value)
+    # every bad line is named, not only the first
+    two = text.replace("343.5,1.45,", "343.5,n/a,")
+    with pytest.raises(ValueError, match=r"line 3 \(data row 2\): flux is '2.4S', not a number "):
+        read_catalog_file(_write(tmp_path, "two.csv", two))
+    with pytest.raises(ValueError, match=r"\(1 more: line 4\)"):
+        read_catalog_file(_write(tmp_path, "two.csv", two))
+
+
+def test_empty_catalog_error_is_not_an_exact_value(tmp_path):
+    # astropy reads an empty cell of a numeric column as masked with 0 behind it: an
+    # error of 0 would silently make the entry 'exact' and dominate the index fit
+    text = CATALOG.replace("91.5,2.60,0.05,", "91.5,2.60,,")
+    with pytest.raises(ValueError, match=r"empty.csv' line 2 \(data row 1\): error is empty"):
+        read_catalog_file(_write(tmp_path, "empty.csv", text))
+    # ECSV lines count from the file's first line, its '#' header included
+    from astropy.table import Table
+
+    t = Table.read(_write(tmp_path, "ok.csv", CATALOG), format="ascii.csv")
+    t["flux"] = t["flux"].astype(str)
+    t["flux"][1] = "bad"
+    ecsv = tmp_path / "cat.ecsv"
+    t.write(ecsv, format="ascii.ecsv")
+    line = 1 + ecsv.read_text().splitlines().index(
+        next(ln for ln in ecsv.read_text().splitlines() if "bad" in ln)
+    )
+    with pytest.raises(ValueError, match=rf"cat.ecsv' line {line} \(data row 2\): flux is 'bad'"):
+        read_catalog_file(str(ecsv))

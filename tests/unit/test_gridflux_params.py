@@ -31,6 +31,7 @@ def kw(tmp_path):
         phasecheck=False,
         outfile=str(tmp_path / "gf"),
         overwrite=False,
+        indexfit="au",
     )
 
 
@@ -118,6 +119,7 @@ def test_every_value_passes_through(kw, tmp_path):
             "delays": 1,
             "phasecheck": 1,
             "overwrite": 0,
+            "indexfit": "twopoint",
         }
     )
     assert p == GridfluxParams(
@@ -135,6 +137,7 @@ def test_every_value_passes_through(kw, tmp_path):
             n_mc=100,
             seed=0,
             asof=dt.datetime(2019, 4, 18, 12, 0, tzinfo=dt.timezone.utc),
+            indexfit="twopoint",
         ),
         delays=True,
         phasecheck=True,
@@ -155,6 +158,8 @@ def test_every_value_passes_through(kw, tmp_path):
     [
         ({"timeout": 0.0}, "timeout=0.0 must be a finite number > 0"),
         ({"window": float("inf")}, "window=inf must be"),
+        ({"window": -1.0}, "window=-1.0 must be a finite number of days >= 0 .0: Band 3"),
+        ({"indexfit": "linear"}, "indexfit='linear': expected one of au, twopoint"),
         ({"maxage": -1.0}, "maxage=-1.0 must be"),
         ({"defaultindex": [-0.7, -0.01]}, "defaultindex sigma must be >= 0, got -0.01"),
         ({"defaultindex": [-0.7]}, "defaultindex must be \\[index, sigma\\]"),
@@ -175,6 +180,9 @@ def test_limits_refused_with_the_value(kw, change, match):
 def test_limits_accepted(kw):
     for change in ({"timeout": 1e-3}, {"window": 0.5}, {"maxage": 1.0}, {"nmc": 100}):
         GridfluxParams.build(**(kw | change))
+    # window 0: analysisUtils' old same-day rule (Band 3 and Band 7 on one UTC day)
+    assert GridfluxParams.build(**(kw | {"window": 0.0})).options.window_days == 0.0
+    assert GridfluxParams.build(**kw).options.indexfit == "au"
     assert GridfluxParams.build(**(kw | {"seed": 0})).options.seed == 0
     assert (
         GridfluxParams.build(**(kw | {"defaultindex": [-0.7, 0.0]})).options.default_index[1] == 0

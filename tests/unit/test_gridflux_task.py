@@ -115,6 +115,7 @@ def _args(vis, **kw):
         phasecheck=True,
         outfile="",
         overwrite=False,
+        indexfit="au",
     )
     return base | kw
 
@@ -134,16 +135,29 @@ def test_steps_with_a_fake_client_and_point_flux(tmp_path, monkeypatch):
     rec = run_task(GridfluxCheckTask(readers), _args([vis]))
     (eb,) = rec["eb"]
     assert eb["field"] == NAMES[0] and eb["spw"] == list(SCIENCE)
-    expected = 2.0 * (np.array(SCIENCE_HZ) / 343.5e9) ** -0.6
-    np.testing.assert_allclose(eb["catalog_flux_jy"], expected, rtol=1e-9)
+    law = 2.0 * (np.array(SCIENCE_HZ) / 343.5e9) ** -0.6
+    # getALMAFlux's estimator (the default): the index through the three points of one
+    # power law is exact; the flux session is the sidebands' mean flux at 97.5 GHz, which
+    # lies alpha (alpha - 1) / 2 (6 / 97.5)^2 = 0.182 % above the law there
+    b3_mean = np.mean(2.0 * (np.array([91.5, 103.5]) / 343.5) ** -0.6)
+    au = b3_mean * (np.array(SCIENCE_HZ) / 97.5e9) ** -0.6
+    np.testing.assert_allclose(eb["catalog_flux_jy"], au, rtol=1e-9)
+    np.testing.assert_allclose(eb["au_flux_jy"], au, rtol=1e-12)
+    np.testing.assert_allclose(au / law - 1, 0.00182, atol=1e-5)  # the two differ
+    assert eb["indexfit"] == "au" and eb["catalog_spix"] == pytest.approx(-0.6, abs=1e-12)
+    two = run_task(GridfluxCheckTask(readers), _args([vis], indexfit="twopoint"))["eb"][0]
+    np.testing.assert_allclose(two["catalog_flux_jy"], law, rtol=1e-9)  # exact for a law
+    assert two["indexfit"] == "twopoint" and two["au_flux_jy"] == eb["au_flux_jy"]
+    assert two["au_flux_sigma_jy"] == eb["au_flux_sigma_jy"]  # its own stream of the seed
     assert eb["catalog"]["origin"] == "service" and eb["catalog"]["location"].startswith(
         "fake://search?"
     )
     assert len(eb["service_answers"]) == 3
     # App. C through the injected point flux: 0.4 Jy measured for the phase calibrator
-    assert readers.asked == [(vis, NAMES[1], SCIENCE)]
+    assert readers.asked[0] == (vis, NAMES[1], SCIENCE)
     (pc,) = rec["phase_check"]
-    cat_jy = np.mean(0.5 * (np.array(SCIENCE_HZ) / 343.5e9) ** -0.5)
+    b3_mean = np.mean(0.5 * (np.array([91.5, 103.5]) / 343.5) ** -0.5)
+    cat_jy = np.mean(b3_mean * (np.array(SCIENCE_HZ) / 97.5e9) ** -0.5)
     assert pc["measured_jy"] == pytest.approx(0.4) and pc["rfcf"] == pytest.approx(cat_jy / 0.4)
     assert rec["params"]["vis"] == [vis] and rec["params"]["nmc"] == 500
     assert any(m.startswith("gridflux_check: ") for m, _ in readers.log)
@@ -163,3 +177,15 @@ def test_a_phase_calibrator_unknown_to_the_catalog_is_skipped(tmp_path, monkeypa
     with pytest.raises(ValueError, match="observed with VLA"):
         bad = FakeReaders([eb_info(path=vis, telescopes=("VLA",))], only_flux_cal)
         run_task(GridfluxCheckTask(bad), _args([vis]))
+
+
+def test_binary_fluxcsv_stops_the_task_before_any_ms_is_read(tmp_path, monkeypatch):
+    monkeypatch.setattr("almacal.casatask.skeleton.casalog", _NoLog())
+    vis = _ms_dir(tmp_path)
+    garbage = tmp_path / "flux.csv"
+    garbage.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)  # an image by mistake
+    meas, positions = _catalog()
+    readers = FakeReaders([], FakeCatalog(meas, positions))  # read_info: KeyError if asked
+    with pytest.raises(ValueError, match=r"fluxcsv '.*flux.csv' is not a UTF-8 text file"):
+        run_task(GridfluxCheckTask(readers), _args([vis], fluxcsv=str(garbage)))
+    assert readers.asked == [] and readers.log == []

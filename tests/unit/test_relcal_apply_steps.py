@@ -10,17 +10,21 @@ import pytest
 from almacal.casatask.skeleton import run_task
 from almacal.msinfo import MsInfo
 from almacal.relcal.apply import RelcalApplyTask
-from almacal.relcal.rescale_plan import HISTORY_MARK
+from almacal.relcal.rescale_plan import HISTORY_MARK, IN_PROGRESS
 
 
 class FakeCalls:
-    """Records each CASA step; split and gencal create their product directories."""
+    """Records each CASA step; split and gencal create their product directories.
+
+    fail_on: a step name ('applycal'), or (step name, vis) to fail on one MS only.
+    """
 
     def __init__(self, columns=("DATA",), history=(), fail_on=""):
         self.columns = frozenset(columns)
         self.history = list(history)
         self.fail_on = fail_on
         self.log: list[tuple[str, ...]] = []
+        self.posts: list[tuple[str, str]] = []
 
     def read_info(self, vis):
         return MsInfo(
@@ -39,7 +43,7 @@ class FakeCalls:
         return self.history
 
     def _step(self, name, *args):
-        if name == self.fail_on:
+        if self.fail_on in (name, (name, args[0])):
             raise RuntimeError(f"{name} failed")
         self.log.append((name, *args))
 
@@ -55,15 +59,16 @@ class FakeCalls:
         self._step("applycal", vis, caltable)
 
     def write_history(self, vis, messages, origin):
-        self._step("history", vis, messages[0], origin)
+        in_progress = messages[0].startswith(IN_PROGRESS)
+        self._step("mark" if in_progress else "history", vis, messages[0], origin)
 
-    def post(self, message):
-        pass
+    def post(self, message, priority="INFO"):
+        self.posts.append((priority, message))
 
 
 def _ms(tmp_path, name):
     path = tmp_path / name
-    path.mkdir()
+    (path / "HISTORY").mkdir(parents=True)
     (path / "table.dat").write_text("")
     return str(path)
 
@@ -80,6 +85,7 @@ def _args(vis, **kw):
         force=False,
         dryrun=False,
         overwrite=False,
+        factorrange=[0.5, 2.0],
     )
     return base | kw
 
@@ -124,10 +130,38 @@ def test_split_mode_works_on_staged_copies_then_renames(tmp_path, monkeypatch):
 def test_inplace_changes_the_ms_only_after_every_caltable(tmp_path, monkeypatch):
     vis = [_ms(tmp_path, "a.ms"), _ms(tmp_path, "b.ms")]
     calls = FakeCalls()
+    in_place = []  # is a.ms's caltable final when b.ms is applied?
+    apply = calls.apply_table
+    calls.apply_table = lambda v, c: (
+        in_place.append(os.path.isdir(tmp_path / "a.relcal.amp")),
+        apply(v, c),
+    )
     _run(calls, _args(vis, mode="inplace"), monkeypatch)
-    assert [s[0] for s in calls.log] == ["gencal", "gencal"] + ["applycal", "history"] * 2
-    assert [s[1] for s in calls.log[2:]] == [vis[0], vis[0], vis[1], vis[1]]
+    assert [s[0] for s in calls.log] == ["gencal", "gencal"] + ["mark", "applycal", "history"] * 2
+    assert [s[1] for s in calls.log[2:]] == [vis[0]] * 3 + [vis[1]] * 3
+    assert in_place == [False, True]  # committed per MS, after its HISTORY
     assert os.path.isdir(tmp_path / "a.relcal.amp") and os.path.isdir(tmp_path / "b.relcal.amp")
+
+
+@pytest.mark.parametrize(
+    ("fail_on", "b_state"), [("applycal", "interrupted"), ("mark", "it was not touched")]
+)
+def test_inplace_failure_on_a_later_ms_leaves_each_ms_untouched_or_complete(
+    tmp_path, monkeypatch, fail_on, b_state
+):
+    vis = [_ms(tmp_path, n) for n in ("a.ms", "b.ms", "c.ms")]
+    calls = FakeCalls(fail_on=(fail_on, vis[1]))
+    with pytest.raises(RuntimeError, match=f"{fail_on} failed"):
+        _run(calls, _args(vis, mode="inplace"), monkeypatch)
+    by_ms = {v: [s[0] for s in calls.log[3:] if s[1] == v] for v in vis}
+    assert by_ms[vis[0]] == ["mark", "applycal", "history"]  # complete, with its caltable
+    assert os.path.isdir(tmp_path / "a.relcal.amp")
+    assert by_ms[vis[1]] == (["mark"] if fail_on == "applycal" else [])
+    assert by_ms[vis[2]] == []  # never touched
+    assert sorted(os.listdir(tmp_path)) == ["a.ms", "a.relcal.amp", "b.ms", "c.ms"]
+    severe = [m for p, m in calls.posts if p == "SEVERE"]
+    assert len(severe) == 1 and b_state in severe[0] and f"Not touched: {vis[2]}" in severe[0]
+    assert f"HISTORY: {vis[0]}." in severe[0]
 
 
 def test_a_failed_step_leaves_no_product(tmp_path, monkeypatch):
@@ -155,3 +189,38 @@ def test_dryrun_and_refusals_do_no_work(tmp_path, monkeypatch):
     forced = FakeCalls(history=again.history)
     _run(forced, _args(vis, force=True), monkeypatch)
     assert [s[0] for s in forced.log] == ["split", "gencal", "applycal", "history"]
+
+
+def test_an_interrupted_inplace_rescaling_is_refused_with_its_state(tmp_path, monkeypatch):
+    vis = [_ms(tmp_path, "a.ms")]
+    broken = FakeCalls(fail_on="applycal")
+    with pytest.raises(RuntimeError):
+        _run(broken, _args(vis, mode="inplace"), monkeypatch)
+    mark = broken.log[-1][2]
+    assert mark.startswith(IN_PROGRESS) and f"pid {os.getpid()}" in mark
+    again = FakeCalls(history=[mark])
+    with pytest.raises(ValueError, match="was interrupted while rescaling .*restore it"):
+        _run(again, _args(vis), monkeypatch)
+    assert again.log == []
+
+
+def test_factors_outside_factorrange_need_force_and_absurd_ones_are_refused(tmp_path, monkeypatch):
+    vis = [_ms(tmp_path, "a.ms")]
+    with pytest.raises(
+        ValueError, match=r"factor for .*a.ms is 2.5, outside factorrange=\[0.5, 2\]"
+    ):
+        _run(FakeCalls(), _args(vis, factor=[2.5]), monkeypatch)
+    assert _run(
+        FakeCalls(), _args(vis, factor=[2.5], factorrange=[0.4, 3.0], dryrun=True), monkeypatch
+    )
+    forced = FakeCalls()
+    rec = _run(forced, _args(vis, factor=[2.5], force=True), monkeypatch)
+    assert rec["applied"] and rec["factorrange"] == [0.5, 2.0]
+    assert any(p == "WARN" and "applied because force=True" in m for p, m in forced.posts)
+    for absurd in (1e30, 1e-30):  # weights x 1e-60 or 1e60: float32 loses them
+        with pytest.raises(ValueError, match="refused even with force=True"):
+            _run(FakeCalls(), _args(vis, factor=[absurd], force=True), monkeypatch)
+    for bad in ([1.0], [2.0, 1.0], [0.0, 2.0], [0.5, float("inf")]):
+        with pytest.raises(ValueError, match="factorrange=.* is invalid"):
+            _run(FakeCalls(), _args(vis, factorrange=bad), monkeypatch)
+    assert sorted(os.listdir(tmp_path)) == ["a.ms", "a.rescaled.ms", "a.rescaled.relcal.amp"]

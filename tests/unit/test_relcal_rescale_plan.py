@@ -132,3 +132,25 @@ def test_plan_names_products_and_refuses_clashes(tmp_path):
     (tmp_path / "b.rescaled.ms").mkdir()
     with pytest.raises(FileExistsError, match="outputvis .*b.rescaled.ms' exists"):
         plan_rescales((b,), (1,), mode="split", **kw)
+
+
+@pytest.mark.parametrize("value", ["1.1x", True, [1.1], {"f": 1}])
+def test_a_non_numeric_factor_in_the_file_names_the_file_and_the_ms(tmp_path, value):
+    f = tmp_path / "fit.json"
+    f.write_text(json.dumps({"vis_factors": {"/x/ep1.ms": value}}))
+    with pytest.raises(ValueError) as err:
+        resolve_factors(("/data/ep1.ms",), [], str(f))
+    msg = str(err.value)
+    assert str(f) in msg and "'/data/ep1.ms'" in msg and "not a number" in msg
+
+
+def test_an_unreadable_factorfile_is_one_clear_error(tmp_path):
+    f = tmp_path / "fit.json"
+    f.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe\x00garbage")  # not UTF-8 text
+    with pytest.raises(ValueError, match="factorfile .*fit.json' is not a relcal_fit JSON"):
+        resolve_factors(("a",), [], str(f))
+    f.write_text(json.dumps({"vis_factors": [1.0]}))
+    with pytest.raises(ValueError, match="'vis_factors' is a list, expected"):
+        resolve_factors(("a",), [], str(f))
+    with pytest.raises(ValueError, match="factorfile .* is not a file"):
+        resolve_factors(("a",), [], str(tmp_path))

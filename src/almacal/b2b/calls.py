@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from almacal.b2b.blocks import DgcBlock
-from almacal.b2b.params import HISTORY_MARK
+from almacal.b2b.params import HISTORY_MARK, IN_PROGRESS
 from almacal.b2b.structure import B2BStructure
 from almacal.b2b.transfer import refuse_linearpd_spwmap
 from almacal.baselinevis import BaselineVis
@@ -163,18 +163,28 @@ def target_applycal(vis: str, st: B2BStructure, tables: Mapping[str, str]) -> di
     }
 
 
+def _applied(st: B2BStructure, tables: Mapping[str, str]) -> str:
+    return "%s + %s to %s spw %s" % (
+        tables["phasecal_scaled"],
+        tables["dgc_offset"],
+        ",".join(st.targets),
+        _csv(st.high_spws),
+    )
+
+
+def in_progress_line(st: B2BStructure, tables: Mapping[str, str], run: str) -> str:
+    """The HISTORY line written before the applycal; run: who and when."""
+    return (
+        f"{IN_PROGRESS} ({run}): {_applied(st, tables)}; unless '{HISTORY_MARK}' follows, "
+        "this run was interrupted and CORRECTED_DATA of the targets may be partly written"
+    )
+
+
 def history_lines(
     st: B2BStructure, tables: Mapping[str, str], call: Mapping[str, Any]
 ) -> list[str]:
-    """The HISTORY of an application: what went where, then the call's arguments."""
+    """The HISTORY of a completed application: what went where, then the call's arguments."""
     return [
-        "%s: %s + %s to %s spw %s"
-        % (
-            HISTORY_MARK,
-            tables["phasecal_scaled"],
-            tables["dgc_offset"],
-            ",".join(st.targets),
-            _csv(st.high_spws),
-        ),
+        f"{HISTORY_MARK}: {_applied(st, tables)}",
         *[f"{k:<11} = {v!r}" for k, v in call.items()],
     ]

@@ -9,9 +9,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from almacal.casatask.checks import check_writable_dir, check_writable_ms
+
 MODES = ("transfer", "plan")
 COMBINE = ("auto", "spw", "none")
 HISTORY_MARK = "b2b_phasetransfer applied"
+IN_PROGRESS = "b2b_phasetransfer in progress"
+"""Written to HISTORY before the applycal; the HISTORY_MARK line follows once the
+application and its products are complete. An in-progress line with no mark after it
+is an interrupted run: a rerun applies again (CORRECTED_DATA is recomputed from DATA)."""
 
 # Caltables kept, by role: name suffix after the caltable prefix.
 TABLE_SUFFIX = {
@@ -203,11 +209,16 @@ class B2BParams:
 
     def products(self) -> dict[str, str]:
         """Every product of a transfer by role (caltables, then files), checked before any
-        work: their directories exist, and none exists unless overwrite=True."""
+        work: their directories exist and are writable (and so is vis when doapply), and
+        none exists unless overwrite=True."""
         for name, prefix in (("caltable", self.caltable), ("outfile", self.outfile)):
             parent = os.path.dirname(prefix)
             if not os.path.isdir(parent):
                 raise FileNotFoundError(f"{name}={prefix!r}: directory {parent!r} does not exist")
+            check_writable_dir(parent, f"{name}={prefix!r}")
+        if self.doapply:
+            # applycal writes CORRECTED_DATA of vis, the task its HISTORY
+            check_writable_ms(self.vis)
         paths = {**self.tables(), **self.outputs()}
         existing = [p for p in paths.values() if os.path.exists(p)]
         if existing and not self.overwrite:

@@ -17,7 +17,7 @@ import numpy as np
 from almacal.b2b import calls as args
 from almacal.b2b.calls import CallLog, CasaCalls, LogSink
 from almacal.b2b.diagnostics import DgcPhases, Diagnostics, assess, field_radec_deg
-from almacal.b2b.params import HISTORY_MARK, B2BParams
+from almacal.b2b.params import HISTORY_MARK, IN_PROGRESS, B2BParams
 from almacal.b2b.results import B2BResult
 from almacal.b2b.snr import choose_refant, combine_decision, sample_snr
 from almacal.b2b.structure import B2BStructure, find_structure
@@ -30,6 +30,7 @@ from almacal.b2b.transfer import (
     spw_sources,
 )
 from almacal.msinfo import MsInfo
+from almacal.outputs import run_stamp
 from almacal.solutions import PhaseSolutions
 
 
@@ -77,8 +78,8 @@ def set_up(p: B2BParams, info: MsInfo, casa: CasaCalls, log: LogSink) -> Setup:
     field_radec_deg(info, st.dgc_field)
     field_radec_deg(info, st.targets[0])
     check_unflagged(casa, info, st)
-    if p.doapply and not p.force:
-        check_not_applied(casa, p.vis)
+    if p.doapply:
+        check_history(casa, p.vis, p.force, log)
     log.post(structure_summary(p.vis, st, refant))
     for w in st.warnings:
         log.post(w, "WARN")
@@ -102,13 +103,21 @@ def check_unflagged(casa: CasaCalls, info: MsInfo, st: B2BStructure) -> None:
             )
 
 
-def check_not_applied(casa: CasaCalls, vis: str) -> None:
-    """ValueError when the HISTORY records an earlier b2b_phasetransfer application."""
-    previous = [m for m in casa.history_messages(vis) if m.startswith(HISTORY_MARK)]
-    if previous:
+def check_history(casa: CasaCalls, vis: str, force: bool, log: LogSink) -> None:
+    """ValueError when the HISTORY records a completed b2b_phasetransfer application
+    (unless force); a WARN when the last run was interrupted during its applycal."""
+    marks = [m for m in casa.history_messages(vis) if m.startswith((HISTORY_MARK, IN_PROGRESS))]
+    applied = [m for m in marks if m.startswith(HISTORY_MARK)]
+    if applied and not force:
         raise ValueError(
-            f"vis {vis} already has a B2B transfer applied ({previous[-1]}); "
+            f"vis {vis} already has a B2B transfer applied ({applied[-1]}); "
             "set force=True to apply again (CORRECTED_DATA is recomputed from DATA)"
+        )
+    if marks and marks[-1].startswith(IN_PROGRESS):
+        log.post(
+            "vis %s: an earlier b2b_phasetransfer did not finish applying (%s); applying "
+            "again recomputes CORRECTED_DATA of the targets from DATA" % (vis, marks[-1]),
+            "WARN",
         )
 
 
@@ -268,9 +277,15 @@ def diagnose(
 
 
 def apply(p: B2BParams, st: B2BStructure, casa: CasaCalls, tables: Mapping[str, str]) -> None:
-    """applycal to the targets (the call transfer() recorded), then the HISTORY lines
-    naming the final tables and the task's arguments."""
+    """The in-progress HISTORY line, then applycal to the targets (the call transfer()
+    recorded). mark_applied completes the HISTORY once the products are in place."""
+    line = args.in_progress_line(st, p.tables(), run_stamp())
+    casa.write_history(p.vis, [line], "b2b_phasetransfer")
     casa.applycal(**args.target_applycal(p.vis, st, tables))
+
+
+def mark_applied(p: B2BParams, st: B2BStructure, casa: CasaCalls) -> None:
+    """The HISTORY lines of a completed application: the final tables, the arguments."""
     casa.write_history(p.vis, args.history_lines(st, p.tables(), p.call), "b2b_phasetransfer")
 
 

@@ -221,6 +221,16 @@ def select_dgc_scans(
     needed, from one field."""
     if dgcfield:
         dlow, dhigh = _dgc_of_field(scans, dgcfield, low, high)
+        if not dlow or not dhigh:
+            by_intent = _field_names(
+                [sc for sc in scans if sc.has_intent(DGC_REF_INTENTS + DGC_SRC_INTENTS)]
+            )
+            raise ValueError(
+                f"dgcfield={dgcfield!r} has {len(dlow)} scans in the low-frequency spws "
+                f"{list(low)} and {len(dhigh)} in the high-frequency spws {list(high)}: the DGC "
+                "source is the quasar observed alternately in both bands (fields with DGC "
+                f"intents: {by_intent or 'none'})"
+            )
     else:
         dlow, dhigh = _dgc_by_intent(scans, low, high)
     if not dlow or not dhigh:

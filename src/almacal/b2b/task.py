@@ -2,8 +2,11 @@
 
 params -> products (five caltables, JSON, ECSV, PNGs) -> read (MsInfo) ->
 compute (almacal.b2b.run: CASA writes the caltables under their temporary names)
--> write (the files, then, last, CORRECTED_DATA and HISTORY of the MS) -> record.
-mode='plan' reads and writes nothing.
+-> write (the files; then, last, the MS: an "in progress" HISTORY line, applycal to
+CORRECTED_DATA, the JSON, every product renamed into place, the HISTORY mark) ->
+record. A run killed during its applycal leaves only temporaries (removed by the next
+run) and the in-progress line, so a rerun applies again; one that completed is
+refused unless force. mode='plan' reads and writes nothing.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from almacal.b2b.params import B2BParams
 from almacal.b2b.results import B2BResult, PlanResult, write_files
 from almacal.casatask.log import casalog
 from almacal.msinfo import MsInfo
-from almacal.outputs import write_json
+from almacal.outputs import Staged, write_json
 
 
 class B2BTask:
@@ -38,6 +41,9 @@ class B2BTask:
 
     def products(self, params: B2BParams) -> Mapping[str, str]:
         return params.products() if params.mode == "transfer" else {}
+
+    def modifies(self, params: B2BParams) -> tuple[str, ...]:
+        return (params.vis,) if params.mode == "transfer" and params.doapply else ()
 
     def read(self, params: B2BParams) -> MsInfo | None:
         return self.casa.read_ms_info(params.vis) if params.mode == "transfer" else None
@@ -63,13 +69,14 @@ class B2BTask:
         params: B2BParams,
         data: MsInfo | None,
         result: B2BResult | PlanResult,
-        staged: Mapping[str, str],
+        staged: Staged,
     ) -> B2BResult | None:
         if not isinstance(result, B2BResult):
             return None
         if params.doapply:
             # the MS changes last: every other product is written first, except the JSON,
-            # which records the applycal's time too (casa_seconds: all CASA calls)
+            # which records the applycal's time too (casa_seconds: all CASA calls); the
+            # HISTORY mark comes after the products are in place
             write_files(result, staged, with_json=False)
             st = result.structure
             self.log.post("Applying the transfer to %s (CORRECTED_DATA)" % ", ".join(st.targets))
@@ -77,6 +84,8 @@ class B2BTask:
             run.apply(params, st, self.casa, staged)
             result = replace(result, casa_seconds=result.casa_seconds + time.perf_counter() - t0)
             write_json(staged["json"], result.to_record())
+            staged.commit()
+            run.mark_applied(params, st, self.casa)
             return result
         write_files(result, staged)
         return None

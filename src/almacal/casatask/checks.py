@@ -1,4 +1,4 @@
-"""Checks every task shares: the MS list, name lists, the output stem.
+"""Checks every task shares: the MS list, name lists, output locations.
 
 Each raises before any work, naming the parameter and the value given.
 """
@@ -10,7 +10,11 @@ from collections.abc import Callable, Mapping
 
 
 def check_vis(vis: list[str], param: str = "vis") -> tuple[str, ...]:
-    """Absolute paths of existing MSs; FileNotFoundError/ValueError naming the parameter."""
+    """Absolute paths of existing MSs; FileNotFoundError/ValueError naming the parameter.
+
+    Two names of one MS (a symlink, a relative and an absolute path) are a duplicate:
+    they are compared by their real paths.
+    """
     if not vis or any(not v.strip() for v in vis):
         raise ValueError(f"{param} must list one or more measurement sets, got {vis!r}")
     paths = tuple(os.path.abspath(os.path.expanduser(v)) for v in vis)
@@ -19,9 +23,15 @@ def check_vis(vis: list[str], param: str = "vis") -> tuple[str, ...]:
             raise FileNotFoundError(f"{param}: measurement set {given!r} does not exist")
         if not (os.path.isdir(p) and os.path.isfile(os.path.join(p, "table.dat"))):
             raise ValueError(f"{param}: {given!r} is not a measurement set (no table.dat)")
-    dup = {p for p in paths if paths.count(p) > 1}
+    names: dict[str, list[str]] = {}
+    for given, p in zip(vis, paths, strict=True):
+        names.setdefault(os.path.realpath(p), []).append(given)
+    dup = [given for given in names.values() if len(given) > 1]
     if dup:
-        raise ValueError(f"{param} lists the same measurement set twice: {sorted(dup)}")
+        raise ValueError(
+            f"{param} lists the same measurement set twice: "
+            + "; ".join(" and ".join(repr(g) for g in given) for given in dup)
+        )
     return paths
 
 
@@ -30,13 +40,44 @@ def split_names(values: list[str]) -> tuple[str, ...]:
     return tuple(s.strip() for v in values for s in v.split(",") if s.strip())
 
 
+def check_writable_dir(directory: str, what: str) -> None:
+    """PermissionError (OSError) starting with `what` when no file can be made in directory.
+
+    A probe file is created and removed: os.access cannot see everything that refuses a
+    write (an immutable flag, a server that squashes root, some ACLs).
+    """
+    probe = os.path.join(directory, f".almacal-probe{os.getpid()}")
+    try:
+        fd = os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except OSError as exc:
+        raise type(exc)(f"{what}: cannot write in {directory!r} ({exc.strerror})") from None
+    os.close(fd)
+    os.remove(probe)
+
+
+def check_writable_ms(
+    path: str, param: str = "vis", tables: tuple[str, ...] = ("HISTORY",)
+) -> None:
+    """PermissionError naming param when the MS (its main table and these subtables: the
+    task adds columns, writes cells, appends HISTORY rows) cannot be written."""
+    for table in ("", *tables):
+        directory = os.path.join(path, table)
+        what = f"{param} {path!r}" + (f" ({table} table)" if table else "")
+        check_writable_dir(directory, f"{what} is not writable")
+        with os.scandir(directory) as entries:
+            files = [e.path for e in entries if e.is_file(follow_symlinks=False)]
+        for f in files:
+            if not os.access(f, os.W_OK):
+                raise PermissionError(f"{what} is not writable: {f} is read-only")
+
+
 def check_outfile(
     outfile: str, overwrite: bool, paths_of: Callable[[str], Mapping[str, str]]
 ) -> str:
     """The absolute output stem ('' for none), checked before any work starts.
 
     paths_of(stem) gives the files a task writes for that stem; existing ones are
-    refused unless overwrite.
+    refused unless overwrite; their directory must exist and be writable.
     """
     if not outfile.strip():
         return ""
@@ -44,6 +85,7 @@ def check_outfile(
     parent = os.path.dirname(stem)
     if not os.path.isdir(parent):
         raise FileNotFoundError(f"outfile {outfile!r}: directory {parent!r} does not exist")
+    check_writable_dir(parent, f"outfile {outfile!r}")
     existing = [p for p in paths_of(stem).values() if os.path.exists(p)]
     if existing and not overwrite:
         raise FileExistsError(

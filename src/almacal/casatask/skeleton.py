@@ -6,8 +6,9 @@
    FileNotFoundError / FileExistsError) naming the parameter and the value
    before any work starts;
 2. ``products(params)`` names every output the run will create (files, caltables,
-   MSs), already checked: their directories exist and they are not there unless
-   overwrite was asked;
+   MSs), already checked: their directories exist and are writable, and they are not
+   there unless overwrite was asked; a task that changes an input MS also has
+   ``modifies(params)``, the MSs it changes (checked writable the same way);
 3. ``read(params)`` reads what the computation needs (MsInfo, per-MS sums, tables);
 4. ``compute(params, data, staged)`` is the science; CASA steps that make products
    (gaincal tables, split MSs) write them under the temporary names in ``staged``;
@@ -16,8 +17,13 @@
    the final result when writing adds to it (e.g. the time of an applycal), else
    None;
 6. every product is renamed into place together (almacal.outputs.staged), or
-   removed when a step failed; the result's ``to_record()`` is what the task
-   returns.
+   removed when a step failed; a task that changes an MS may commit the products of
+   that MS earlier, just before its HISTORY says so; the result's ``to_record()`` is
+   what the task returns.
+
+Every product and every MS in ``modifies`` is claimed for the run before ``read``
+(a second run writing the same names fails at once: almacal.outputs.OutputBusyError),
+and the temporaries of killed runs are removed.
 
 A pipeline stage calls the same steps with its own products (its weblog directory).
 """
@@ -28,7 +34,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol, TypeVar
 
 from almacal.casatask.log import casalog
-from almacal.outputs import staged
+from almacal.outputs import Staged, staged
 
 
 class Result(Protocol):
@@ -53,9 +59,9 @@ class TaskSteps(Protocol[P, D, R]):
 
     def read(self, params: P) -> D: ...
 
-    def compute(self, params: P, data: D, staged: Mapping[str, str]) -> R: ...
+    def compute(self, params: P, data: D, staged: Staged) -> R: ...
 
-    def write(self, params: P, data: D, result: R, staged: Mapping[str, str]) -> R | None: ...
+    def write(self, params: P, data: D, result: R, staged: Staged) -> R | None: ...
 
     def report(self, result: R) -> None: ...
 
@@ -64,7 +70,10 @@ def run_task(steps: TaskSteps[P, D, R], args: Mapping[str, Any]) -> dict[str, An
     """Run a task's steps on the task's arguments (the XML parameters by name)."""
     casalog.origin(steps.name)
     params = steps.params(dict(args))
-    with staged(steps.products(params)) as tmp:
+    products = steps.products(params)
+    # optional: only the tasks that change an input MS have it
+    modifies = getattr(steps, "modifies", None)
+    with staged(products, modifies=modifies(params) if modifies else ()) as tmp:
         data = steps.read(params)
         result = steps.compute(params, data, tmp)
         result = steps.write(params, data, result, tmp) or result

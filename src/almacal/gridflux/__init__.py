@@ -1,7 +1,10 @@
 """gridflux_check's pure core: is the grid calibrator flux still what the catalog says?
 
 - :mod:`.catalog`: measurement records, the offline catalog file
-- :mod:`.extrapolate`: the observatory rule (seed 000 §1) and the Monte Carlo
+- :mod:`.extrapolate`: the observatory rule (seed 000 §1), its two estimators and the
+  Monte Carlo
+- :mod:`.aufit`: analysisUtils getALMAFlux's estimator (log-log pair fit, flux session,
+  its pair-fit Monte Carlo)
 - :mod:`.fluxcsv`: the pipeline's flux.csv, both layouts
 - :mod:`.compare`: changes (Table 4), rescale factor, QA score
 - :mod:`.delays`: catalog ingestion delay statistics (App. D, Table 6)

@@ -124,17 +124,38 @@ def read_catalog_file(path: str) -> tuple[Measurement, ...]:
             f"columns are {', '.join(table.colnames)} (expected {', '.join(REQUIRED_COLUMNS)}, "
             "optional band, ingested)"
         )
-    freq = [f * 1e9 for f in _in_unit(table["frequency"], "GHz")]
-    flux = _in_unit(table["flux"], "Jy")
-    err = _in_unit(table["error"], "Jy")
+    lines = _data_lines(path, fmt)
+    freq = [f * 1e9 for f in _in_unit(table["frequency"], "GHz", path, lines)]
+    flux = _in_unit(table["flux"], "Jy", path, lines)
+    err = _in_unit(table["error"], "Jy", path, lines)
     cols = {"frequency": freq, "flux": flux, "error": err}
-    return tuple(_measurement(path, table, k, row, cols) for k, row in enumerate(table))
+    return tuple(_measurement(path, table, k, row, cols, lines) for k, row in enumerate(table))
 
 
-def _measurement(path: str, table, k: int, row, cols: dict[str, list[float]]) -> Measurement:
+def _data_lines(path: str, fmt: str) -> list[int]:
+    """The file line (1-based) of each data row: the non-blank lines after the column
+    names (ECSV: its '#' header lines are not rows; a CSV has no comment lines)."""
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        text = fh.read().splitlines()
+    ecsv = fmt == "ascii.ecsv"
+    content = [
+        n
+        for n, line in enumerate(text, start=1)
+        if line.strip() and not (ecsv and line.lstrip().startswith("#"))
+    ]
+    return content[1:]
+
+
+def _where(path: str, k: int, lines: Sequence[int]) -> str:
+    line = f"line {lines[k]} " if k < len(lines) else ""
+    return f"catalog file {path!r} {line}(data row {k + 1})"
+
+
+def _measurement(
+    path: str, table, k: int, row, cols: dict[str, list[float]], lines: Sequence[int]
+) -> Measurement:
     """Data row k of a catalog file (frequencies in Hz, fluxes in Jy in cols)."""
-    # header is line 1 of a CSV: row k is on line k + 2 (ECSV: data row k + 1)
-    where = f"catalog file {path!r}, data row {k + 1}"
+    where = _where(path, k, lines)
     band = int(row["band"]) if "band" in table.colnames and _present(row["band"]) else None
     ing = str(row["ingested"]) if "ingested" in table.colnames else None
     if ing is not None and not _present(row["ingested"]):
@@ -154,19 +175,40 @@ def _measurement(path: str, table, k: int, row, cols: dict[str, list[float]]) ->
         raise ValueError(str(exc) if where in str(exc) else f"{where}: {exc}") from None
 
 
-def _in_unit(column, unit: str) -> list[float]:
-    """Column values in unit: an ECSV unit is converted, a bare column is taken as unit."""
+def _in_unit(column, unit: str, path: str, lines: Sequence[int]) -> list[float]:
+    """Column values in unit: an ECSV unit is converted, a bare column is taken as unit.
+
+    ValueError naming the file, the line and the value of the first cell that is empty
+    or not a number (an empty error cell must not read as 0, 'exact')."""
     import numpy as np
 
-    try:
-        values = np.asarray(column, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"catalog column {column.name!r} has non-numeric values: {list(column)[:5]}"
-        ) from None
+    bad = [(k, v) for k, v in enumerate(column) if not _is_number(v)]
+    if bad:
+        k, value = bad[0]
+        shown = "empty" if np.ma.is_masked(value) else f"{str(value)!r}, not a number"
+        more = ""
+        if len(bad) > 1:
+            others = ", ".join(
+                str(lines[j]) if j < len(lines) else f"row {j + 1}" for j, _ in bad[1:6]
+            )
+            more = f" ({len(bad) - 1} more: line {others}{', ...' if len(bad) > 6 else ''})"
+        raise ValueError(f"{_where(path, k, lines)}: {column.name} is {shown}{more}")
+    values = np.asarray(column, dtype=float)
     if getattr(column, "unit", None) is not None:
         return [float(v) for v in (values * column.unit).to_value(unit)]
     return [float(v) for v in values]
+
+
+def _is_number(value) -> bool:
+    import numpy as np
+
+    if np.ma.is_masked(value):
+        return False
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _present(value) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -10,7 +11,13 @@ import numpy as np
 
 from almacal.gridflux.catalog import Measurement
 from almacal.gridflux.compare import Comparison
-from almacal.gridflux.extrapolate import Extrapolation, extrapolate, select
+from almacal.gridflux.extrapolate import (
+    Extrapolation,
+    Selection,
+    au_estimate,
+    extrapolate,
+    select,
+)
 from almacal.gridflux.fluxcsv import FluxRow
 
 SERVICE_TOLERANCE = 0.01
@@ -100,24 +107,53 @@ class CheckOptions:
     n_mc: int = 10000
     seed: int = 1
     asof: dt.datetime | None = None
+    indexfit: str = "au"  # 'au' (getALMAFlux's estimator) or 'twopoint'
 
 
-def check_eb(target: EbTarget, catalog: Catalog, options: CheckOptions) -> EbCheck:
-    """Flux of target's calibrator at its spws from catalog, compared with flux.csv."""
-    sel = select(
+def _selection(catalog: Catalog, target: EbTarget, options: CheckOptions, indexfit: str):
+    return select(
         catalog.measurements,
         target.obs_date,
         window_days=options.window_days,
         max_age_days=options.max_age_days,
         source=target.field,
+        indexfit=indexfit,
     )
+
+
+def _au_selection(
+    sel: Selection, catalog: Catalog, target: EbTarget, options: CheckOptions
+) -> Selection | None:
+    """The selection getALMAFlux makes (UTC-day sessions); None if only it is out of
+    maxage (its day sessions can be a little older than the two-point ones)."""
+    if sel.indexfit == "au":
+        return sel
+    try:
+        return _selection(catalog, target, options, "au")
+    except ValueError:
+        return None
+
+
+def check_eb(target: EbTarget, catalog: Catalog, options: CheckOptions) -> EbCheck:
+    """Flux of target's calibrator at its spws from catalog, compared with flux.csv."""
+    sel = _selection(catalog, target, options, options.indexfit)
+    rng = np.random.default_rng(options.seed)
     ex = extrapolate(
-        sel,
-        target.freq_hz,
-        default_index=options.default_index,
-        n_mc=options.n_mc,
-        rng=np.random.default_rng(options.seed),
+        sel, target.freq_hz, default_index=options.default_index, n_mc=options.n_mc, rng=rng
     )
+    # getALMAFlux's numbers whatever the estimator, from a child stream of the seed: the
+    # same for both estimators, and ours (the two-point rule's earlier numbers) untouched
+    au_sel = _au_selection(sel, catalog, target, options)
+    if au_sel is not None:
+        au_rng = np.random.default_rng(np.random.SeedSequence(options.seed).spawn(1)[0])
+        au = au_estimate(
+            au_sel,
+            target.freq_hz,
+            default_index=options.default_index,
+            n_mc=options.n_mc,
+            rng=au_rng,
+        )
+        ex = dataclasses.replace(ex, au=au)
     comp = None
     if target.pipe_rows:
         comp = Comparison.compute(

@@ -109,8 +109,7 @@ def read_flux_csv(path: str) -> FluxCsv:
     """Parse a flux.csv of either layout; ValueError naming the file and line on bad rows."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"fluxcsv {path!r} does not exist")
-    with open(path, newline="", encoding="utf-8") as fh:
-        lines = list(csv.reader(fh))
+    lines = _csv_lines(path)
     if not lines:
         raise ValueError(f"fluxcsv {path!r} is empty; expected the header {','.join(COLUMNS)}")
     header = tuple(c.strip() for c in lines[0])
@@ -137,6 +136,26 @@ def read_flux_csv(path: str) -> FluxCsv:
     if not rows:
         raise ValueError(f"fluxcsv {path!r} has a header but no flux rows")
     return FluxCsv(path=os.path.abspath(path), with_uv=with_uv, rows=tuple(rows))
+
+
+def _csv_lines(path: str) -> list[list[str]]:
+    """The cells of every line; ValueError naming fluxcsv and the file when it is not a
+    UTF-8 text CSV (a binary file, another encoding, a line no CSV reader can split)."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        try:
+            return list(reader)
+        except UnicodeDecodeError as exc:
+            raise ValueError(
+                f"fluxcsv {path!r} is not a UTF-8 text file (it holds bytes such as "
+                f"{exc.object[exc.start : exc.start + 1]!r}): expected the pipeline's "
+                f"flux.csv, header {','.join(COLUMNS)}"
+            ) from None
+        except csv.Error as exc:
+            raise ValueError(
+                f"fluxcsv {path!r} line {reader.line_num}: not a CSV line ({exc}); expected "
+                f"the pipeline's flux.csv, header {','.join(COLUMNS)}"
+            ) from None
 
 
 def _row(cells: list[str], with_uv: bool, where: str, line: int) -> FluxRow:

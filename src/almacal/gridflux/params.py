@@ -14,6 +14,7 @@ from almacal.casatask.checks import check_outfile, check_vis
 from almacal.catalog_query import ServiceConfig
 from almacal.gridflux.catalog import parse_date
 from almacal.gridflux.check import CheckOptions
+from almacal.gridflux.extrapolate import INDEX_FITS
 from almacal.gridflux.results import output_paths
 
 SERVICE = "service"
@@ -64,6 +65,7 @@ class GridfluxParams:
         phasecheck: bool,
         outfile: str,
         overwrite: bool,
+        indexfit: str,
     ) -> GridfluxParams:
         paths = check_vis(vis)
         csv_path = _fluxcsv(fluxcsv)
@@ -76,7 +78,7 @@ class GridfluxParams:
                 "service; give catalog=<file> with an 'ingested' column"
             )
         _positive("timeout", timeout)
-        options = _options(window, maxage, defaultindex, nmc, seed, asof)
+        options = _options(window, maxage, defaultindex, nmc, seed, asof, indexfit)
         cache = os.path.abspath(os.path.expanduser(cachedir)) if cachedir.strip() else ""
         _check_cachedir(cachedir, cache, paths)
         return cls(
@@ -130,9 +132,21 @@ def _urls(serviceurl: list[str], lightcurveurl: list[str], catalog: str) -> None
 
 
 def _options(
-    window: float, maxage: float, defaultindex: list[float], nmc: int, seed: int, asof: str
+    window: float,
+    maxage: float,
+    defaultindex: list[float],
+    nmc: int,
+    seed: int,
+    asof: str,
+    indexfit: str,
 ) -> CheckOptions:
-    _positive("window", window)
+    if not (math.isfinite(window) and window >= 0):
+        raise ValueError(
+            f"window={window!r} must be a finite number of days >= 0 (0: Band 3 and Band 7 "
+            "on the same UTC day, analysisUtils' old rule)"
+        )
+    if indexfit not in INDEX_FITS:
+        raise ValueError(f"indexfit={indexfit!r}: expected one of {', '.join(INDEX_FITS)}")
     _positive("maxage", maxage)
     if len(defaultindex) != 2 or not all(math.isfinite(v) for v in defaultindex):
         raise ValueError(f"defaultindex must be [index, sigma], got {defaultindex!r}")
@@ -149,6 +163,7 @@ def _options(
         n_mc=int(nmc),
         seed=int(seed),
         asof=_asof(asof),
+        indexfit=indexfit,
     )
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from almacal.gridflux.aufit import au_record
 from almacal.gridflux.catalog import Measurement
 from almacal.gridflux.check import EbCheck
 from almacal.gridflux.delays import DelayStats
@@ -57,11 +58,12 @@ class GridfluxResult:
                 "band3_age_days": ex.band3_age_days,
                 "pair_age_days": ex.pair_age_days,
                 "window_days": ex.selection.window_days,
+                "indexfit": ex.indexfit,
                 "used_measurements": ex.selection.used(),
                 "catalog": c.catalog.provenance(),
                 "service_answers": list(c.catalog.service_answers),
                 "warnings": list(c.warnings),
-            }
+            } | au_record(ex.au)
             if comp is not None:
                 rec |= {
                     "pipeline_flux_jy": comp.pipe_flux.tolist(),
@@ -91,37 +93,7 @@ class GridfluxResult:
         """astropy Table, one row per EB and spw."""
         from astropy.table import Table
 
-        rows = []
-        for c in self.checks:
-            t, ex, comp = c.target, c.extrapolation, c.comparison
-            for k, spw in enumerate(t.spws):
-                nan = float("nan")
-                rows.append(
-                    {
-                        "ms": t.ms,
-                        "field": t.field,
-                        "obs_date": t.obs_date.isoformat(),
-                        "spw": spw,
-                        "freq": t.freq_hz[k] / 1e9,
-                        "pipeline_flux": comp.pipe_flux[k] if comp else nan,
-                        "pipeline_spix": comp.pipe_spix[k] if comp else nan,
-                        "catalog_flux": ex.flux[k],
-                        "catalog_flux_mc": ex.flux_mc[k],
-                        "catalog_flux_sigma": ex.flux_sigma[k],
-                        "catalog_spix": ex.spix,
-                        "catalog_spix_sigma": ex.spix_sigma,
-                        "flux_change_pct": comp.change_pct[k] if comp else nan,
-                        "flux_change_sigma_pct": comp.change_sigma_pct[k] if comp else nan,
-                        "factor_spw": comp.factor_spw[k] if comp else nan,
-                        "factor": comp.factor if comp else nan,
-                        "qa_score": comp.qa_score if comp else nan,
-                        "band3_age_days": ex.band3_age_days,
-                        "pair_age_days": nan if ex.pair_age_days is None else ex.pair_age_days,
-                        "catalog_origin": c.catalog.origin,
-                        "catalog_version": c.catalog.version,
-                        "queried_at": c.catalog.queried_at,
-                    }
-                )
+        rows = [row for c in self.checks for row in _table_rows(c)]
         tab = Table(rows=rows) if rows else Table()
         for col, unit in (
             ("freq", "GHz"),
@@ -129,6 +101,8 @@ class GridfluxResult:
             ("catalog_flux", "Jy"),
             ("catalog_flux_mc", "Jy"),
             ("catalog_flux_sigma", "Jy"),
+            ("au_flux", "Jy"),
+            ("au_flux_sigma", "Jy"),
             ("band3_age_days", "d"),
             ("pair_age_days", "d"),
         ):
@@ -136,8 +110,9 @@ class GridfluxResult:
                 tab[col].unit = unit
         tab.meta["description"] = (
             "gridflux_check: catalog flux of the amplitude calibrator (seed 000 §1 rule, "
-            "Monte Carlo median and 1.4826 MAD) vs the pipeline's flux.csv; "
-            "factor = catalog/pipeline"
+            "Monte Carlo median and 1.4826 MAD; estimator in column indexfit) vs the "
+            "pipeline's flux.csv; factor = catalog/pipeline; au_*: what analysisUtils "
+            "getALMAFlux prints (its result and its pair-fit Monte Carlo sigma)"
         )
         tab.meta["run_at"] = self.run_at
         return tab
@@ -158,6 +133,48 @@ class GridfluxResult:
                     )
                 )
         return "; ".join(parts)
+
+
+NAN = float("nan")
+
+
+def _table_rows(c: EbCheck) -> list[dict]:
+    """One ECSV row per spw of an EB's check (NaN where there is no value)."""
+    t, ex, comp, au = c.target, c.extrapolation, c.comparison, c.extrapolation.au
+    rows = []
+    for k, spw in enumerate(t.spws):
+        rows.append(
+            {
+                "ms": t.ms,
+                "field": t.field,
+                "obs_date": t.obs_date.isoformat(),
+                "spw": spw,
+                "freq": t.freq_hz[k] / 1e9,
+                "pipeline_flux": comp.pipe_flux[k] if comp else NAN,
+                "pipeline_spix": comp.pipe_spix[k] if comp else NAN,
+                "catalog_flux": ex.flux[k],
+                "catalog_flux_mc": ex.flux_mc[k],
+                "catalog_flux_sigma": ex.flux_sigma[k],
+                "catalog_spix": ex.spix,
+                "catalog_spix_sigma": ex.spix_sigma,
+                "flux_change_pct": comp.change_pct[k] if comp else NAN,
+                "flux_change_sigma_pct": comp.change_sigma_pct[k] if comp else NAN,
+                "factor_spw": comp.factor_spw[k] if comp else NAN,
+                "factor": comp.factor if comp else NAN,
+                "qa_score": comp.qa_score if comp else NAN,
+                "band3_age_days": ex.band3_age_days,
+                "pair_age_days": NAN if ex.pair_age_days is None else ex.pair_age_days,
+                "catalog_origin": c.catalog.origin,
+                "catalog_version": c.catalog.version,
+                "queried_at": c.catalog.queried_at,
+                # added columns go last: readers that take columns by position keep working
+                "indexfit": ex.indexfit,
+                "au_flux": au.flux[k] if au else NAN,
+                "au_flux_sigma": au.mc.sigma[k] if au and au.mc else NAN,
+                "au_spix": au.spix if au else NAN,
+            }
+        )
+    return rows
 
 
 def output_paths(outfile: str, with_fluxcsv: bool = True) -> dict[str, str]:

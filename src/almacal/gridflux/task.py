@@ -201,8 +201,8 @@ def check_lines(c: EbCheck) -> list[tuple[str, str]]:
     t, ex, comp = c.target, c.extrapolation, c.comparison
     lines = [
         (
-            "%s %s %s: Band 3 %.1f d from the observation, index %+.3f +- %.3f%s (catalog: "
-            "%s %s, queried %s)"
+            "%s %s %s: Band 3 %.1f d from the observation, index %+.3f +- %.3f%s (%s fit; "
+            "catalog: %s %s, queried %s)"
             % (
                 t.ms,
                 t.field,
@@ -211,6 +211,7 @@ def check_lines(c: EbCheck) -> list[tuple[str, str]]:
                 ex.spix,
                 ex.spix_sigma,
                 " (default)" if ex.default_index else "",
+                ex.indexfit,
                 c.catalog.origin,
                 c.catalog.location,
                 c.catalog.queried_at,
@@ -225,6 +226,12 @@ def check_lines(c: EbCheck) -> list[tuple[str, str]]:
             ex.flux[k],
             ex.flux_sigma[k],
         )
+        if ex.au is not None and ex.au.mc is not None:
+            line += " (getALMAFlux %.4f +- %.4f, Monte Carlo median %.4f)" % (
+                ex.au.flux[k],
+                ex.au.mc.sigma[k],
+                ex.au.mc.median[k],
+            )
         if comp is not None:
             line += ", pipeline %.4f Jy (spix %+.3f): %+.1f +- %.1f %%" % (
                 comp.pipe_flux[k],

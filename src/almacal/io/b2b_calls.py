@@ -83,7 +83,7 @@ def applycal(vis: str, **kwargs: Any) -> None:
 
 
 def read_caltable(path: str) -> PhaseSolutions:
-    with opened_table(path) as tb:
+    with opened_table(path, param="caltable") as tb:
         if tb.nrows() == 0:
             raise RuntimeError(f"caltable {path} has no solutions; see the CASA log")
         c = {n: tb.getcol(n) for n in _CALTABLE_COLUMNS}
@@ -102,11 +102,11 @@ def read_caltable(path: str) -> PhaseSolutions:
 
 def write_phase_table(template: str, out: str, rows: PhaseSolutions) -> None:
     """A copy of template (keywords, subtables) holding rows: unit-amplitude phases."""
-    with opened_table(template) as tb:
+    with opened_table(template, param="caltable") as tb:
         # norows=True would empty the subtables too (SPECTRAL_WINDOW...): applying
         # such a table crashes the calibrater, so copy everything and drop the rows.
         tb.copy(out, deep=True, valuecopy=True)
-    with opened_table(out, writable=True) as copy:
+    with opened_table(out, writable=True, param="caltable") as copy:
         copy.removerows(list(range(copy.nrows())))
         n = rows.time.size
         copy.addrows(n)

@@ -2,10 +2,17 @@
 and applycal through injected CASA calls, so the sequence runs in unit tests without CASA.
 
 Products (caltables, split MSs) are made under their staged temporary names; in
-inplace mode the input MS (CORRECTED_DATA, HISTORY) is changed last, after every
-caltable is written. Each MS's steps are a picklable unit (MakeTables, then
-ApplyTables) that the mapper runs here or on a casampi server (almacal.parallel); the
-skeleton renames every product together once all MSs succeeded, as in a serial run.
+inplace mode the input MSs (CORRECTED_DATA, WEIGHT, HISTORY) are changed last, after
+every caltable is written, one MS at a time: an "in progress" HISTORY line, applycal,
+the HISTORY of the rescaling, then that MS's caltable is renamed into place. A failure
+leaves each MS either untouched or rescaled with its caltable and HISTORY (or, when
+applycal itself broke off, marked as interrupted).
+
+Each MS's split and gencal (MakeTables) and, in split mode, its applycal and HISTORY
+(ApplyTables) are picklable units that the mapper runs here or on a casampi server
+(almacal.parallel); the skeleton renames the split products together once every MS
+succeeded, as in a serial run. The inplace applycal stays in this process, one MS at a
+time, so that a failure leaves the state described above.
 """
 
 from __future__ import annotations
@@ -15,8 +22,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from almacal.msinfo import MsInfo
+from almacal.outputs import Staged, run_stamp
 from almacal.parallel import SERIAL, Mapper
-from almacal.relcal.rescale_plan import HISTORY_MARK, RelcalApplyParams, Rescale
+from almacal.relcal.rescale_plan import HISTORY_MARK, IN_PROGRESS, RelcalApplyParams, Rescale
 
 
 class ApplyCalls(Protocol):
@@ -34,7 +42,7 @@ class ApplyCalls(Protocol):
 
     def write_history(self, vis: str, messages: list[str], origin: str) -> None: ...
 
-    def post(self, message: str) -> None: ...
+    def post(self, message: str, priority: str = "INFO") -> None: ...
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,7 @@ class ApplyResult:
     dryrun: bool
     rescales: tuple[Rescale, ...]
     columns: tuple[str, ...]  # the data column each MS is rescaled from
+    factorrange: tuple[float, float]
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -55,6 +64,7 @@ class ApplyResult:
                 r.to_record() | {"datacolumn": c}
                 for r, c in zip(self.rescales, self.columns, strict=True)
             ],
+            "factorrange": list(self.factorrange),
         }
 
 
@@ -118,6 +128,9 @@ class RelcalApplyTask:
     def products(self, params: RelcalApplyParams) -> dict[str, str]:
         return params.products()
 
+    def modifies(self, params: RelcalApplyParams) -> tuple[str, ...]:
+        return params.modifies()
+
     def read(self, params: RelcalApplyParams) -> tuple[str, ...]:
         """The data column of each MS, after the checks that need the MS itself."""
         return tuple(self._checked_column(params, r.vis) for r in params.rescales)
@@ -132,6 +145,12 @@ class RelcalApplyTask:
         column = info.datacolumn(params.datacolumn)
         previous = [m for m in self.calls.history_messages(vis) if m.startswith(HISTORY_MARK)]
         if previous and not params.force:
+            if previous[-1].startswith(IN_PROGRESS):
+                raise ValueError(
+                    f"vis {vis}: an earlier relcal_apply was interrupted while rescaling it "
+                    f"({previous[-1]}); restore it from a copy, or set force=True if you know "
+                    "its CORRECTED_DATA and WEIGHT were not changed"
+                )
             raise ValueError(
                 f"vis {vis} was already rescaled ({previous[-1]}); "
                 "set force=True to rescale it again"
@@ -144,29 +163,70 @@ class RelcalApplyTask:
         """Split (split mode) and gencal each MS under the temporary product names."""
         for r in params.rescales:
             self.calls.post(_plan_line(r, params))
+            if params.outside_range(r):
+                self.calls.post(
+                    "factor %g for %s is outside factorrange=[%g, %g]; applied because force=True"
+                    % (r.factor, r.vis, *params.factorrange),
+                    "WARN",
+                )
         if not params.dryrun:
             jobs = _staged_ms(params, data, staged)
             _complete(self.mapper.map(MakeTables(self.calls), jobs, [j.vis for j in jobs]))
-        return ApplyResult(params.mode, params.dryrun, params.rescales, data)
+        return ApplyResult(params.mode, params.dryrun, params.rescales, data, params.factorrange)
 
     def write(
         self,
         params: RelcalApplyParams,
         data: tuple[str, ...],
         result: ApplyResult,
-        staged: Mapping[str, str],
+        staged: Staged,
     ) -> None:
-        """applycal and HISTORY: on the split copy, or last of all on the input MS."""
+        """applycal and HISTORY: on the split copies, or last of all on the input MSs, one
+        at a time, each committed with its caltable."""
         if params.dryrun:
             return
-        jobs = [
-            (ms, [r.history_line(), *params.call])
-            for ms, r in zip(_staged_ms(params, data, staged), params.rescales, strict=True)
-        ]
-        apply = ApplyTables(self.calls, self.name)
-        # inplace: after a failure, leave the input MSs not yet started untouched
-        labels = [ms.vis for ms, _ in jobs]
-        _complete(self.mapper.map(apply, jobs, labels, keep_going=params.mode == "split"))
+        if params.mode == "split":
+            jobs = [
+                (ms, [r.history_line(), *params.call])
+                for ms, r in zip(_staged_ms(params, data, staged), params.rescales, strict=True)
+            ]
+            apply = ApplyTables(self.calls, self.name)
+            _complete(self.mapper.map(apply, jobs, [ms.vis for ms, _ in jobs]))
+            return
+        self._apply_inplace(params, staged)
+
+    def _apply_inplace(self, params: RelcalApplyParams, staged: Staged) -> None:
+        """The input MSs one at a time in this process, each committed with its caltable."""
+        for i, r in enumerate(params.rescales):
+            marked = False
+            try:
+                self.calls.write_history(r.vis, [r.in_progress_line(run_stamp())], self.name)
+                marked = True
+                self.calls.apply_table(r.vis, staged[f"caltable{i}"])
+                self.calls.write_history(r.vis, [r.history_line(), *params.call], self.name)
+                staged.commit([f"caltable{i}"])
+            except Exception as exc:
+                self._report_partial(params, i, marked, exc)
+                raise
+
+    def _report_partial(
+        self, params: RelcalApplyParams, failed: int, marked: bool, exc: Exception
+    ) -> None:
+        """Which MSs were rescaled (complete), how the failed one was left, which not touched."""
+        done = ", ".join(r.vis for r in params.rescales[:failed]) or "none"
+        rest = ", ".join(r.vis for r in params.rescales[failed + 1 :]) or "none"
+        state = (
+            "its HISTORY marks the rescaling as interrupted: CORRECTED_DATA and WEIGHT may be "
+            "partly rescaled"
+            if marked
+            else "it was not touched"
+        )
+        self.calls.post(
+            "relcal_apply stopped at %s (%s): %s. Rescaled before it, complete with caltable "
+            "and HISTORY: %s. Not touched: %s"
+            % (params.rescales[failed].vis, exc, state, done, rest),
+            "SEVERE",
+        )
 
     def report(self, result: ApplyResult) -> None:
         done = "would rescale" if result.dryrun else "rescaled"

@@ -10,9 +10,16 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from almacal.casatask.checks import check_vis
+from almacal.casatask.checks import check_vis, check_writable_dir, check_writable_ms
 
 HISTORY_MARK = "almacal relcal_apply:"
+IN_PROGRESS = f"{HISTORY_MARK} in progress"
+"""The HISTORY line written before applycal changes an MS in inplace mode; the lines of
+Rescale.history_line follow it when the application completed."""
+
+FACTOR_LIMITS = (1e-3, 1e3)
+"""Factors refused even with force=True: beyond them WEIGHT (float32, scaled by
+1/factor^2) loses its range (factor=1e30 makes every weight 0)."""
 
 MODES = ("split", "inplace")
 DATACOLUMNS = ("auto", "corrected", "data")
@@ -37,6 +44,14 @@ class Rescale:
             f"{HISTORY_MARK} amplitudes multiplied by factor={self.factor:.10g} "
             f"(gencal caltype='amp' parameter={self.gencal_parameter:.10g}, "
             f"caltable={self.caltable}, source vis={self.vis})"
+        )
+
+    def in_progress_line(self, run: str) -> str:
+        """The HISTORY line before an inplace applycal; run: who and when."""
+        return (
+            f"{IN_PROGRESS} ({run}): amplitudes to be multiplied by factor={self.factor:.10g} "
+            f"(caltable={self.caltable}); unless '{HISTORY_MARK} amplitudes multiplied' follows, "
+            "the run was interrupted and CORRECTED_DATA and WEIGHT may be partly rescaled"
         )
 
     def to_record(self) -> dict:
@@ -69,16 +84,76 @@ def resolve_factors(
     return values
 
 
-def _factors_from_file(paths: tuple[str, ...], factorfile: str) -> tuple[float, ...]:
-    if not os.path.isfile(factorfile):
-        raise FileNotFoundError(f"factorfile {factorfile!r} does not exist")
+def check_factor_range(
+    paths: tuple[str, ...], factors: tuple[float, ...], factorrange: list[float], force: bool
+) -> tuple[float, float]:
+    """The checked factorrange; ValueError for a factor outside it (unless force) or
+    outside FACTOR_LIMITS (always)."""
     try:
-        with open(factorfile) as fh:
+        lo, hi = (float(x) for x in factorrange)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"factorrange={factorrange!r} is invalid: expected [lowest, highest]"
+        ) from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo < hi):
+        raise ValueError(f"factorrange={factorrange!r} is invalid: expected 0 < lowest < highest")
+    for p, f in zip(paths, factors, strict=True):
+        if not FACTOR_LIMITS[0] <= f <= FACTOR_LIMITS[1]:
+            raise ValueError(
+                f"factor for {p} is {f:g}: factors outside {FACTOR_LIMITS[0]:g}-"
+                f"{FACTOR_LIMITS[1]:g} are refused even with force=True (the weights, scaled "
+                "by 1/factor^2, would lose their float32 range)"
+            )
+        if not lo <= f <= hi and not force:
+            raise ValueError(
+                f"factor for {p} is {f:g}, outside factorrange=[{lo:g}, {hi:g}]: a correction "
+                "that large is more often a wrong factor (a weak calibrator's rFCF, a factor "
+                "for another MS) than a real one; check it, then widen factorrange or set "
+                "force=True"
+            )
+    return lo, hi
+
+
+def _read_factor_table(factorfile: str) -> dict:
+    """factorfile's 'vis_factors'; errors name factorfile."""
+    if not os.path.exists(factorfile):
+        raise FileNotFoundError(f"factorfile {factorfile!r} does not exist")
+    if not os.path.isfile(factorfile):
+        raise ValueError(f"factorfile {factorfile!r} is not a file")
+    try:
+        with open(factorfile, encoding="utf-8") as fh:
             table = json.load(fh)["vis_factors"]
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+    except OSError as exc:
+        raise type(exc)(f"factorfile {factorfile!r} cannot be read: {exc.strerror}") from None
+    except (ValueError, KeyError, TypeError) as exc:  # ValueError: JSON or not UTF-8 text
         raise ValueError(
             f"factorfile {factorfile!r} is not a relcal_fit JSON (no 'vis_factors'): {exc}"
-        ) from exc
+        ) from None
+    if not isinstance(table, dict):
+        raise ValueError(
+            f"factorfile {factorfile!r}: 'vis_factors' is a {type(table).__name__}, expected "
+            "{vis: factor}"
+        )
+    return table
+
+
+def _number(factorfile: str, vis: str, key: str, value: Any) -> float:
+    """A factor of the file as a float; ValueError naming the file, the MS and the entry."""
+    if value is None:
+        raise ValueError(f"factorfile {factorfile!r} has no valid factor for {key!r}")
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"factorfile {factorfile!r}: the factor for vis {vis!r} (entry {key!r}) is "
+            f"{value!r}, not a number"
+        ) from None
+
+
+def _factors_from_file(paths: tuple[str, ...], factorfile: str) -> tuple[float, ...]:
+    table = _read_factor_table(factorfile)
     by_name: dict[str, list[str]] = {}
     for k in table:
         by_name.setdefault(os.path.basename(os.path.normpath(k)), []).append(k)
@@ -93,9 +168,7 @@ def _factors_from_file(paths: tuple[str, ...], factorfile: str) -> tuple[float, 
                 f"vis {p!r} has no epoch in factorfile {factorfile!r}; it covers: "
                 f"{', '.join(sorted(by_name))}"
             )
-        if table[key] is None:
-            raise ValueError(f"factorfile {factorfile!r} has no valid factor for {key!r}")
-        out.append(float(table[key]))
+        out.append(_number(factorfile, p, key, table[key]))
     return tuple(out)
 
 
@@ -128,10 +201,12 @@ def plan_rescales(
 
 
 def _check_products(products: list[tuple[str, str]], overwrite: bool) -> None:
-    """(parameter, path) of each product: its directory exists, it does not (or overwrite)."""
+    """(parameter, path) of each product: its directory exists and is writable, it does
+    not exist (or overwrite)."""
     for name, p in products:
         if not os.path.isdir(os.path.dirname(p)):
             raise FileNotFoundError(f"{name} {p!r}: directory does not exist")
+        check_writable_dir(os.path.dirname(p), f"{name} {p!r}")
         if os.path.exists(p) and not overwrite:
             raise FileExistsError(f"{name} {p!r} exists; set overwrite=True to replace it")
 
@@ -157,6 +232,7 @@ class RelcalApplyParams:
     force: bool
     dryrun: bool
     call: tuple[str, ...]  # the parameters as HISTORY lines, like casatasks record them
+    factorrange: tuple[float, float]  # outside it only with force (seed 000: rFCF 0.92-1.09)
 
     @classmethod
     def from_task_args(cls, args: Mapping[str, Any]) -> RelcalApplyParams:
@@ -165,6 +241,7 @@ class RelcalApplyParams:
         datacolumn = _choice("datacolumn", args["datacolumn"], DATACOLUMNS)
         paths = check_vis(args["vis"])
         factors = resolve_factors(paths, args["factor"], args["factorfile"])
+        factorrange = check_factor_range(paths, factors, args["factorrange"], bool(args["force"]))
         plan = plan_rescales(
             paths,
             factors,
@@ -173,6 +250,10 @@ class RelcalApplyParams:
             caltable=args["caltable"],
             overwrite=bool(args["overwrite"]),
         )
+        if mode == "inplace":
+            # applycal writes CORRECTED_DATA and WEIGHT of vis, relcal_apply its HISTORY
+            for p in paths:
+                check_writable_ms(p)
         return cls(
             rescales=plan,
             mode=mode,
@@ -180,7 +261,16 @@ class RelcalApplyParams:
             force=bool(args["force"]),
             dryrun=bool(args["dryrun"]),
             call=tuple(f"{k:<11} = {v!r}" for k, v in args.items()),
+            factorrange=factorrange,
         )
+
+    def outside_range(self, r: Rescale) -> bool:
+        """Whether r's factor is outside factorrange (applied only because force=True)."""
+        return not self.factorrange[0] <= r.factor <= self.factorrange[1]
+
+    def modifies(self) -> tuple[str, ...]:
+        """The input MSs the run changes: vis in inplace mode, none in a dry run."""
+        return () if self.dryrun or self.mode != "inplace" else tuple(r.vis for r in self.rescales)
 
     def products(self) -> dict[str, str]:
         """Caltables, and in split mode the output MSs; none in a dry run."""
