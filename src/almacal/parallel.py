@@ -77,13 +77,15 @@ SERIAL = SerialMapper()
 @dataclass(frozen=True)
 class JobOutcome:
     """What one item gave on a server: its value, or the exception it raised described
-    (class name and message; exceptions themselves need not pickle)."""
+    (class name and message; exceptions themselves need not pickle). kind : the nearest
+    built-in class of the exception (ValueError for almacal's UnreadableTableError)."""
 
     value: Any = None
     error: str = ""
     message: str = ""
     traceback: str = ""
     seconds: float = 0.0
+    kind: str = ""
 
     @property
     def failed(self) -> bool:
@@ -105,27 +107,33 @@ def run_job(job: tuple[Callable[[Any], Any], Any]) -> JobOutcome:
             message=str(exc),
             traceback=traceback.format_exc(),
             seconds=time.perf_counter() - t0,
+            kind=_builtin_base(type(exc)),
         )
     return JobOutcome(value=value, seconds=time.perf_counter() - t0)
+
+
+def _builtin_base(cls: type) -> str:
+    return next(c.__name__ for c in cls.__mro__ if getattr(builtins, c.__name__, None) is c)
 
 
 @dataclass(frozen=True)
 class Failure:
     """An item that failed: its label, where it ran ('MPI server 2 (host vm, pid 123)'),
-    the exception's class name and message."""
+    the exception's class name and message; kind: its nearest built-in class."""
 
     label: str
     where: str
     error: str
     message: str
+    kind: str = ""
 
     def describe(self) -> str:
         return f"{self.label} failed on {self.where}: {self.error}: {self.message}"
 
 
 def failure_error(failures: Sequence[Failure], n_items: int, n_done: int) -> Exception:
-    """One exception naming every failed item, of the first failure's class when that is
-    a built-in exception (a ValueError stays a ValueError), else RuntimeError.
+    """One exception naming every failed item, of the first failure's nearest built-in
+    class (a ValueError stays a ValueError, so does a subclass of it), else RuntimeError.
 
     n_done : the items that completed; the rest were never started."""
     others = n_items - len(failures)
@@ -135,7 +143,7 @@ def failure_error(failures: Sequence[Failure], n_items: int, n_done: int) -> Exc
     message = "; ".join(f.describe() for f in failures)
     if counts:
         message += " (%s)" % ", ".join(counts)
-    cls = getattr(builtins, failures[0].error, None)
+    cls = getattr(builtins, failures[0].kind or failures[0].error, None)
     if isinstance(cls, type) and issubclass(cls, Exception):
         try:
             return cls(message)

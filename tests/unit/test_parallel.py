@@ -43,12 +43,27 @@ def test_serial_mapper_lets_the_first_exception_through_unchanged():
         next(it)
 
 
+class Unreadable(ValueError):
+    pass
+
+
+def _raise_unreadable(vis: str) -> None:
+    raise Unreadable(f"vis {vis!r} is not a readable measurement set")
+
+
 def test_run_job_returns_the_value_or_describes_the_exception():
     ok = run_job((math.sqrt, 16.0))
     assert ok == JobOutcome(value=4.0, seconds=ok.seconds) and not ok.failed
     bad = run_job((math.sqrt, -1.0))
     assert bad.failed and bad.error == "ValueError" and bad.message == "math domain error"
-    assert "Traceback" in bad.traceback and bad.value is None
+    assert "Traceback" in bad.traceback and bad.value is None and bad.kind == "ValueError"
+    # a subclass is sent as its nearest built-in class, which the client re-raises
+    sub = run_job((_raise_unreadable, "/d/a.ms"))
+    assert (sub.error, sub.kind) == ("Unreadable", "ValueError")
+    exc = failure_error(
+        [Failure("/d/a.ms", "MPI server 1", sub.error, sub.message, sub.kind)], 1, 0
+    )
+    assert type(exc) is ValueError and str(exc).startswith("/d/a.ms failed on MPI server 1: ")
     # what travels back to the client pickles even when the exception would not
     assert pickle.loads(pickle.dumps(bad)) == bad
 
