@@ -20,6 +20,7 @@ CASA access takes it from sys.modules (almacal.io.tables.casatasks).
 
 from __future__ import annotations
 
+import atexit
 import os
 import time
 from collections import deque
@@ -44,9 +45,10 @@ def task_mapper(parallel: bool) -> Mapper:
     process is the MPI client of a world with servers; else this process (SERIAL).
     Nothing starts before the first map."""
     env = mpi_environment() if parallel else None
-    if env is None or not env.is_mpi_client or not env.mpi_server_rank_list():
+    if env is None or not env.is_mpi_client:
         return SERIAL
-    return CasampiMapper(env.mpi_server_rank_list(), env.hostname)
+    servers = [s for s in env.mpi_server_rank_list() if s not in _LOST]
+    return CasampiMapper(servers, env.hostname) if servers else SERIAL
 
 
 def mpi_environment() -> Any:
@@ -117,7 +119,7 @@ class CasampiMapper:
                 if outcome.failed:
                     run.finish()
                     raise failure_error(run.failures(), len(items), run.n_done())
-                yield outcome.value
+                yield run.release(i)
         finally:
             run.finish()  # a consumer that stops early: the servers still finish their items
 
@@ -158,14 +160,18 @@ class CasampiMapper:
         return f"MPI server {server} (host {st.get('processor')}, pid {st.get('pid')})"
 
     def lose(self, server: int) -> None:
-        """Mark a lost server 'timeout' in casampi's monitor, as its heartbeat would later:
-        casampi then sends it nothing more, and stop_services (at exit) aborts the MPI
-        world instead of waiting forever for the dead rank to finalize."""
+        """Mark a lost server 'timeout' in casampi's monitor, as its heartbeat would later
+        (casampi then sends it no command; a heartbeat answer already on its way can
+        clear that mark again, so later tasks leave out the servers in _LOST), and end
+        the MPI world with MPI_Abort at exit."""
         from casampi.private.MPIMonitorClient import MPIMonitorClient
 
         MPIMonitorClient().set_server_status_keyword(server, "timeout", True)
         if server in self.servers:
             self.servers.remove(server)
+        if not _LOST:
+            atexit.register(abort_world)  # runs before casampi's stop_services (LIFO)
+        _LOST.append(server)
 
     def gone(self, server: int) -> bool:
         """The server's process has ended (seen only for servers on this host)."""
@@ -174,6 +180,30 @@ class CasampiMapper:
         if st.get("processor") != self.hostname or not isinstance(pid, int):
             return False
         return _process_gone(pid)
+
+
+_LOST: list[int] = []
+"""The servers lost in this session (abort_world is registered with the first)."""
+
+
+def lost_servers() -> list[int]:
+    """The casampi servers lost in this session (a script ending its own session skips
+    casampi's stop_services when there are any: abort_world ends it at exit)."""
+    return list(_LOST)
+
+
+def abort_world() -> None:
+    """At exit after a server was lost: casampi's stop_services broadcasts its stop signals
+    to every rank, and the send to the dead one blocked for good in one run of two here
+    (Open MPI 4.1, mpirun --enable-recovery); MPI_Abort ends every rank at once."""
+    casalog.post(
+        "MPI server %d was lost in this session: ending the MPI world (MPI_Abort) instead "
+        "of casampi's stop, which can wait forever for the lost server" % _LOST[0],
+        "WARN",
+    )
+    from mpi4py import MPI
+
+    MPI.COMM_WORLD.Abort(1)
 
 
 class _Run:
@@ -200,6 +230,13 @@ class _Run:
             self.step()
         return self.outcomes[i][0]
 
+    def release(self, i: int) -> Any:
+        """Item i's value, no longer held here: the client's memory holds the sums of the
+        MSs it has not consumed yet, not of every MS (68 MB each with uvrange='common')."""
+        outcome, where = self.outcomes[i]
+        self.outcomes[i] = (JobOutcome(seconds=outcome.seconds), where)
+        return outcome.value
+
     def finish(self) -> None:
         """Every item sent and answered (or its server lost)."""
         while self.todo or self.running:
@@ -210,7 +247,7 @@ class _Run:
 
     def failures(self) -> list[Failure]:
         return [
-            Failure(self.labels[i], where, o.error, o.message)
+            Failure(self.labels[i], where, o.error, o.message, o.kind)
             for i, (o, where) in sorted(self.outcomes.items())
             if o.failed
         ]
