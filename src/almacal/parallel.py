@@ -34,9 +34,9 @@ R = TypeVar("R")
 class Mapper(Protocol):
     """Applies fn to every item, yielding the results in item order.
 
-    labels : one per item, what an error names (the MS path); keep_going : after a
-    failure, still start the items not yet started (False where an item changes a
-    user's MS: a failed run then changes no more of them).
+    labels : one per item, what an error names (the MS path). After a failure the
+    other items still run (their products are staged, so a failed run keeps none);
+    no item changes a user's MS (relcal_apply inplace applies in the client).
     """
 
     def map(
@@ -44,8 +44,6 @@ class Mapper(Protocol):
         fn: Callable[[T], R],
         items: Sequence[T],
         labels: Sequence[str],
-        *,
-        keep_going: bool = True,
     ) -> Iterator[R]: ...
 
     def describe(self) -> str:
@@ -61,8 +59,6 @@ class SerialMapper:
         fn: Callable[[T], R],
         items: Sequence[T],
         labels: Sequence[str],
-        *,
-        keep_going: bool = True,
     ) -> Iterator[R]:
         for item in items:
             yield fn(item)

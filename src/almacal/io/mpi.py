@@ -105,14 +105,12 @@ class CasampiMapper:
         fn: Callable[[T], R],
         items: Sequence[T],
         labels: Sequence[str],
-        *,
-        keep_going: bool = True,
     ) -> Iterator[R]:
         if not self._connect():
             yield from SERIAL.map(fn, items, labels)
             return
         casalog.post("%d MS on %s" % (len(items), self.describe()))
-        run = _Run(self, fn, items, labels, keep_going)
+        run = _Run(self, fn, items, labels)
         try:
             for i in range(len(items)):
                 outcome = run.wait_for(i)
@@ -215,11 +213,9 @@ class _Run:
         fn: Callable,
         items: Sequence,
         labels: Sequence[str],
-        keep_going: bool,
     ):
         self.m = mapper
         self.fn, self.items, self.labels = fn, items, labels
-        self.keep_going = keep_going
         self.todo = deque(range(len(items)))
         self.live = list(mapper.servers)
         self.running: dict[int, tuple[int, int, float]] = {}  # server -> item, request, start
@@ -294,8 +290,6 @@ class _Run:
     def _record(self, i: int, outcome: JobOutcome, server: int) -> None:
         where = self.m.where(server)
         self.outcomes[i] = (outcome, where)
-        if outcome.failed and not self.keep_going:
-            self.todo.clear()
         if outcome.failed:
             casalog.post("%s failed on %s: %s" % (self.labels[i], where, outcome.message), "SEVERE")
         else:
