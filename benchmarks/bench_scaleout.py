@@ -151,13 +151,13 @@ def ms_size_gb(path: str) -> float:
     return sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(path) for f in fs) / 1e9
 
 
-def _data_sets(data: str) -> tuple[list[str], list[str]]:
-    """8 full-size MSs (two sets of 4, made when missing) and 2 'test'-size ones."""
+def _data_sets(data: str, size: str) -> tuple[list[str], list[str]]:
+    """8 MSs of size (two sets of 4, made when missing) and 2 'test'-size ones."""
     from almacal.datasets import simulate_epochs
 
     full: list[str] = []
     for name, seed in (("a", 1), ("b", 2)):
-        d = os.path.join(data, "full", name)
+        d = os.path.join(data, size, name)
         paths = sorted(glob.glob(os.path.join(d, "*.ms")))
         if len(paths) != 4:
             paths = list(
@@ -214,11 +214,12 @@ def _print_report(results: dict[str, dict], full: list[str], small: list[str]) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default="bench_scaleout")
+    parser.add_argument("--size", default="full", help="'test' for a quick check of the script")
     args = parser.parse_args()
     data = os.path.abspath(args.data)
     from almacal.simulate import CALIBRATORS
 
-    full, small = _data_sets(data)
+    full, small = _data_sets(data, args.size)
     fields = list(CALIBRATORS)
     results: dict = {"load_start": os.getloadavg()}
     for n in (0, 3, 2):
