@@ -161,7 +161,7 @@ def _data_sets(data: str, size: str) -> tuple[list[str], list[str]]:
         paths = sorted(glob.glob(os.path.join(d, "*.ms")))
         if len(paths) != 4:
             paths = list(
-                simulate_epochs(d, n_epoch=4, size="full", seed=seed, overwrite=True).paths
+                simulate_epochs(d, n_epoch=4, size=size, seed=seed, overwrite=True).paths
             )
         full += paths
     small_dir = os.path.join(data, "small")
