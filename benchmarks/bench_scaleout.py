@@ -7,8 +7,9 @@ of 4 epochs: generated into --data unless already there):
 2. ``mpirun -n 3 python`` (2 casampi servers) and ``mpirun -n 2`` (1 server): the same
    calls in the MPI client, each MS's relcal_fit pass and relcal_apply split/gencal/
    applycal on a server;
-3. the servers' peak resident memory (VmHWM) after relcal_fit on 2 'test'-size MSs and
-   again after the 8 full-size ones (the MS size ratio is printed beside it);
+3. the servers' peak resident memory (VmHWM) after relcal_fit on 2 MSs with a quarter
+   of the scan length and again after the 8 full-size ones (the MS size ratio is
+   printed beside it); and the disks' write rate during relcal_apply (/proc/diskstats);
 4. per-MS times from the log ('done on MPI server N in X s'), from which the per-MS read
    throughput and the client's own time (solve, checks, outputs) follow.
 
@@ -31,6 +32,7 @@ import subprocess
 import sys
 import time
 
+SERIAL_RUNS = ("serial", "serial-again")
 FACTORS = [1.02, 0.97, 1.05, 0.93, 1.01, 0.99, 1.04, 0.96]
 
 
@@ -48,6 +50,23 @@ def _server_peaks(client, servers: list[int]) -> dict[str, float]:
     cmd = "[l for l in open('/proc/self/status').read().splitlines() if l.startswith('VmHWM')]"
     responses = client.push_command_request(cmd, block=True, target_server=servers)
     return {str(r["server"]): int(r["ret"][0].split()[1]) / 1024.0 for r in responses}
+
+
+def _disk_written_mb() -> float:
+    """MB written to the machine's disks so far (/proc/diskstats; every process's writes,
+    so other work on the machine counts too)."""
+    total = 0
+    with open("/proc/diskstats", encoding="ascii") as fh:
+        for line in fh:
+            f = line.split()
+            if f[2].startswith(("vd", "sd", "nvme")) and not f[2][-1].isdigit():
+                total += int(f[9]) * 512
+    return total / 1e6
+
+
+def _synced_written_mb() -> float:
+    os.sync()
+    return _disk_written_mb()
 
 
 def _log_lines() -> list[str]:
@@ -74,6 +93,7 @@ def job(spec_path: str) -> None:
     out: dict = {"servers": servers, "client_peak_mb": 0.0, "calls": []}
     for call in spec["calls"]:
         n_log = len(_log_lines())
+        w0 = _disk_written_mb()
         t0 = time.perf_counter()
         getattr(almacal, call["task"])(**call["kwargs"])
         seconds = time.perf_counter() - t0
@@ -82,6 +102,8 @@ def job(spec_path: str) -> None:
             {
                 "name": call["name"],
                 "seconds": seconds,
+                # the call's dirty pages may be written after it: read the sync'd total
+                "disk_written_mb": _synced_written_mb() - w0,
                 "item_s": [float(ln.rsplit(" in ", 1)[1].split()[0]) for ln in lines],
                 "server_peak_mb": _server_peaks(client, servers) if client else {},
             }
@@ -122,11 +144,11 @@ def _calls(full: list[str], small: list[str], fields: list[str], outdir: str) ->
 def run_mode(n: int, full: list[str], small: list[str], fields: list[str], data: str) -> dict:
     """n = 0: serial, in a child python; else mpirun -n n."""
     mode = "serial" if n == 0 else f"mpirun-n{n}"
-    outdir = os.path.join(data, f"apply-{mode}")
+    outdir = os.path.join(data, f"apply-{mode}-{int(time.time())}")
     shutil.rmtree(outdir, ignore_errors=True)
     os.makedirs(outdir)
     spec_path = os.path.join(outdir, "spec.json")
-    spec = {"mpi": n > 0, "out": os.path.join(data, f"result-{mode}.json")}
+    spec = {"mpi": n > 0, "out": os.path.join(outdir + ".json")}
     spec["calls"] = _calls(full, small, fields, outdir)
     with open(spec_path, "w", encoding="utf-8") as fh:
         json.dump(spec, fh)
@@ -152,7 +174,8 @@ def ms_size_gb(path: str) -> float:
 
 
 def _data_sets(data: str, size: str) -> tuple[list[str], list[str]]:
-    """8 MSs of size (two sets of 4, made when missing) and 2 'test'-size ones."""
+    """8 MSs of size (two sets of 4, made when missing) and 2 with a quarter of their scan
+    length (for the memory check: both sizes span several read chunks)."""
     from almacal.datasets import simulate_epochs
 
     full: list[str] = []
@@ -160,14 +183,17 @@ def _data_sets(data: str, size: str) -> tuple[list[str], list[str]]:
         d = os.path.join(data, size, name)
         paths = sorted(glob.glob(os.path.join(d, "*.ms")))
         if len(paths) != 4:
-            paths = list(
-                simulate_epochs(d, n_epoch=4, size=size, seed=seed, overwrite=True).paths
-            )
+            paths = list(simulate_epochs(d, n_epoch=4, size=size, seed=seed, overwrite=True).paths)
         full += paths
     small_dir = os.path.join(data, "small")
     small = sorted(glob.glob(os.path.join(small_dir, "*.ms")))
     if len(small) != 2:
-        small = list(simulate_epochs(small_dir, n_epoch=2, seed=3, overwrite=True).paths)
+        # the same channels, a quarter of the scans: several read chunks each, 1/4 the size
+        small = list(
+            simulate_epochs(
+                small_dir, n_epoch=2, size=size, scan_s=181.8 / 4, seed=3, overwrite=True
+            ).paths
+        )
     return full, small
 
 
@@ -175,16 +201,21 @@ def _print_report(results: dict[str, dict], full: list[str], small: list[str]) -
     size = sum(ms_size_gb(p) for p in full)
     small_size = sum(ms_size_gb(p) for p in small) / len(small)
     print(f"data: {len(full)} full-size MSs, {size:.2f} GB ({size / len(full):.3f} GB each)")
-    ser = {c["name"]: c["seconds"] for c in results["serial"]["calls"]}
+    runs = [
+        {c["name"]: c["seconds"] for c in results[m]["calls"]} for m in ("serial", "serial-again")
+    ]
+    ser = {k: (runs[0][k] + runs[1][k]) / 2 for k in runs[0]}  # the mean of the two serial runs
     print(f"load average at start: {results['load_start']}, at end: {os.getloadavg()}")
-    for mode in ("serial", "mpirun-n3", "mpirun-n2"):
+    for mode in ("serial", "serial-again", "mpirun-n3", "mpirun-n2"):
         r = results[mode]
         calls = {c["name"]: c for c in r["calls"]}
         line = [f"{mode:10s} servers={len(r['servers'])}"]
         for name in ("fit", "apply"):
             s = calls[name]["seconds"]
-            rel = "" if mode == "serial" else f" (x{ser[name] / s:.2f} vs serial)"
+            rel = "" if mode.startswith("serial") else f" (x{ser[name] / s:.2f} vs serial mean)"
             line.append(f"{name} {s:6.1f} s{rel}")
+            if name == "apply":
+                line.append(f"(disk writes {calls[name]['disk_written_mb'] / s:.0f} MB/s)")
         line.append(f"[process wall {r['wall_s']:.0f} s, casampi stop {r['stop_s']:.1f} s]")
         print("  ".join(line))
     for mode in ("mpirun-n3", "mpirun-n2"):
@@ -221,9 +252,11 @@ def main() -> None:
 
     full, small = _data_sets(data, args.size)
     fields = list(CALIBRATORS)
+    for p in full + small:  # into the page cache: every mode reads warm
+        subprocess.run(["cat", *glob.glob(os.path.join(p, "table.f*"))], stdout=subprocess.DEVNULL)
     results: dict = {"load_start": os.getloadavg()}
-    for n in (0, 3, 2):
-        mode = "serial" if n == 0 else f"mpirun-n{n}"
+    # serial first and last: the load of the machine's other work drifts during a run
+    for mode, n in (("serial", 0), ("mpirun-n3", 3), ("mpirun-n2", 2), ("serial-again", 0)):
         results[mode] = run_mode(n, full, small, fields, data)
         print(f"{mode} done ({results[mode]['wall_s']:.0f} s)", flush=True)
     with open(os.path.join(data, "bench_scaleout.json"), "w", encoding="utf-8") as fh:
