@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from almacal.casatask.log import casalog
 from almacal.casatask.skeleton import run_task
+from almacal.casatask.terminal import say
 from almacal.io import caltables
 from almacal.io.mpi import task_mapper
 from almacal.io.msinfo import read_ms_info
@@ -20,9 +20,8 @@ class CasaApplyCalls:
     apply_table = staticmethod(caltables.apply_table)
     write_history = staticmethod(caltables.write_history)
 
-    @staticmethod
-    def post(message: str, priority: str = "INFO") -> None:
-        casalog.post(message, priority)
+    # the plan (a dry run's whole output) and each MS's step, on the terminal too
+    post = staticmethod(say)
 
 
 def relcal_apply(
@@ -37,6 +36,7 @@ def relcal_apply(
     force,
     dryrun,
     overwrite,
+    outfile,
     parallel,
 ):
     """Rescale amplitudes per epoch (seed 000 App. E). Parameters: xml/relcal_apply.xml."""

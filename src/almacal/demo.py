@@ -40,8 +40,18 @@ def run_demo(outdir: str, *, size: str = "test", seed: int = 1) -> str:
         outfile=os.path.join(outdir, "spwconsistency"),
         overwrite=True,
     )
+    # the rescaled copies go to rescaled/, so that the README's prompt tutorial can make
+    # its own next to the MSs in ms/
+    rescaled = os.path.join(outdir, "rescaled")
+    os.makedirs(rescaled, exist_ok=True)
     applied = almacal.relcal_apply(
-        vis=list(sim.paths), factorfile=os.path.join(outdir, "relcal_fit.json"), overwrite=True
+        vis=list(sim.paths),
+        factorfile=os.path.join(outdir, "relcal_fit.json"),
+        outputvis=[
+            os.path.join(rescaled, os.path.basename(p)[:-3] + ".rescaled.ms") for p in sim.paths
+        ],
+        outfile=os.path.join(outdir, "relcal_apply"),
+        overwrite=True,
     )
     refit = almacal.relcal_fit(
         vis=[r["outputvis"] for r in applied["rescale"]],
@@ -74,7 +84,8 @@ def format_report(true_rfcf: np.ndarray, fit: dict, refit: dict, spw: dict, outd
         f"{100 * np.max(np.abs(after - 1)):.3f} %",
         spw_line(spw),
         f"products in {outdir}: relcal_fit.ecsv/.json/.png, spwconsistency.*, relcal_refit.*, "
-        "ms/*.rescaled.ms",
+        "rescaled/*.rescaled.ms; open the reports relcal_fit.html, spwconsistency.html, "
+        "relcal_apply.html and relcal_refit.html in a browser",
     ]
     return "\n".join(lines)
 

@@ -88,3 +88,24 @@ def epoch_copies(simulated_set: SimulatedSet, tmp_path: Path) -> SimulatedSet:
         shutil.copytree(path, dest / os.path.basename(path))
     shutil.copy2(simulated_set.truth_path, dest / TRUTH_FILE)
     return SimulatedSet.from_truth(dest / TRUTH_FILE)
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`almacal demo --outdir <tmp>/demo_out` as a user runs it (once per session); its
+    products are read-only for the tests except ms/, where the prompt tutorial works."""
+    import subprocess
+    import sys
+
+    here = tmp_path_factory.mktemp("demo")
+    proc = subprocess.run(
+        [sys.executable, "-m", "almacal", "demo", "--outdir", "demo_out"],
+        cwd=here,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (here / "demo_out" / "stdout.txt").write_text(proc.stdout)
+    (here / "demo_out" / "stderr.txt").write_text(proc.stderr)
+    return here / "demo_out"

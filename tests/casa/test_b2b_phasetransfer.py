@@ -13,7 +13,9 @@ import pytest
 from almacal import b2b_phasetransfer
 from almacal.constants import C_M_S
 from almacal.datasets import simulate_b2b
+from almacal.figures import DPI
 from almacal.simulate.b2b import SimulatedB2B
+from tests.casa.browser import check_report
 from tests.casa.msutil import fingerprint, read_columns
 from tests.pngutil import assert_figure_png
 from tests.recordutil import assert_column, assert_json_is_record
@@ -268,8 +270,8 @@ def test_input_ms_untouched_without_apply_and_outputs_written(b2b_sim, tmp_path)
         assert json.load(fh)["structure"]["spwmap"] == {"4": 0, "5": 1, "6": 2, "7": 3}
     _assert_ecsv_is_the_diagnostics(prefix + ".ecsv", rec)
     # b2b/plot.py: (9, 7) and (9, 4) inches at 90 dpi
-    assert_figure_png(prefix + "_dgc_phases.png", figsize_in=(9, 7), dpi=90)
-    assert_figure_png(prefix + "_residuals.png", figsize_in=(9, 4), dpi=90)
+    assert_figure_png(prefix + "_dgc_phases.png", figsize_in=(10, 8), dpi=DPI)
+    assert_figure_png(prefix + "_residuals.png", figsize_in=(10, 4.8), dpi=DPI)
     assert not [p for p in os.listdir(tmp_path) if ".tmp" in p]
     with pytest.raises(FileExistsError, match="outputs exist"):
         _run(vis, doapply=False, caltable=prefix)
@@ -319,8 +321,23 @@ def test_apply_changes_only_corrected_data_and_refuses_a_second_time(b2b_sim, tm
 
 def test_one_block_warns_that_drift_is_not_corrected(b2b_one_block, tmp_path):
     vis = _copy(b2b_one_block, tmp_path)
-    rec = _run(vis, doapply=False)
+    prefix = str(tmp_path / "one")
+    rec = _run(vis, doapply=False, caltable=prefix)
     assert any("cannot be corrected" in w for w in rec["warnings"])
+    d = rec["diagnostics"]
+    check_report(
+        prefix + ".html",
+        numbers=[
+            f"{d['residual_rms_deg']:.1f} deg",
+            f"{d['expected_coherence']:.3f}",
+            f"{100 * d['dgc_loss']:.1f} %",
+            f"{rec['qa_score']:.2f}",
+        ]
+        + [f"{v:.2f}" for v in d["qa"].values()],
+        figures=[prefix + "_dgc_phases.png", prefix + "_residuals.png"],
+        warnings=rec["warnings"],
+        tmp_path=tmp_path,
+    )
     assert rec["diagnostics"]["qa"]["offset_stability"] == 0.5
     assert len(rec["structure"]["blocks"]) == 1
 

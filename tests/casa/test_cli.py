@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 
+from almacal.figures import DPI
 from almacal.simulate import TRUTH_FILE
 from tests.pngutil import assert_figure_png
 
@@ -37,14 +38,16 @@ def test_demo_recovers_table3_factors_and_undoes_them(tmp_path):
     rows = [ln for ln in proc.stdout.splitlines() if re.match(r"\s+\d+ \d{4}-\d\d-\d\d", ln)]
     assert len(rows) == 7
     _assert_report_is_the_products(proc.stdout, rows, outdir, m)
-    assert_figure_png(outdir / "relcal_fit.png", figsize_in=(8, 4.5), dpi=110)
+    assert_figure_png(outdir / "relcal_fit.png", figsize_in=(9, 7.5), dpi=DPI)
     # no spw error is injected: the fixed-seed demo must not report one
     assert "sigma_spw consistent with 0" in proc.stdout
     limit = re.search(r"95 % upper limit ([0-9.]+) %", proc.stdout)
     assert limit, proc.stdout
     assert float(limit.group(1)) < 0.3  # tighter than seed 000's 0.8 % by far at demo noise
     # 7 epochs: 2 rows of 4 panels of 3.2 x 2.8 in (spwcons/plot.py)
-    assert_figure_png(outdir / "spwconsistency_mcf.png", figsize_in=(12.8, 5.6), dpi=100)
+    assert_figure_png(
+        outdir / "spwconsistency_mcf.png", figsize_in=(4 * 3.6, 2 * 3.3 + 0.9), dpi=DPI
+    )
 
 
 def _assert_report_is_the_products(stdout, rows, outdir, worst):

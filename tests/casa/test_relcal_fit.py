@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
+from almacal.figures import DPI
 from almacal.simulate import SERPENS_FIELDS
 from tests.casa.msutil import fingerprint, read_columns
 from tests.pngutil import assert_figure_png
@@ -57,7 +58,7 @@ def test_outputs_table_json_plot_and_refuses_to_overwrite(epoch_copies, tmp_path
     js = json.loads((tmp_path / "fit.json").read_text())
     assert js["rfcf"] == pytest.approx(rec["rfcf"])
     assert set(js["vis_factors"]) == set(sim.paths)
-    assert_figure_png(tmp_path / "fit.png", figsize_in=(8, 4.5), dpi=110)  # relcal/plot.py
+    assert_figure_png(tmp_path / "fit.png", figsize_in=(9, 7.5), dpi=DPI)  # relcal/plot.py
     with pytest.raises(FileExistsError, match="outfile"):
         _fit(sim, tmp_path)
     _fit(sim, tmp_path, overwrite=True)

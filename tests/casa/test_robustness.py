@@ -380,6 +380,7 @@ def test_two_runs_racing_for_one_outputvis_cannot_both_succeed(epochs, tmp_path)
     assert sum(m.startswith(HISTORY_MARK) for m in hist) == 1  # one run's product, whole
     assert sorted(os.listdir(tmp_path)) == sorted(
         [*map(os.path.basename, epochs), "shared.rescaled.ms", "shared.rescaled.relcal.amp"]
+        + ["shared.rescaled.relcal_apply.html", "shared.rescaled.relcal_apply.json"]
     )
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
+from almacal.figures import DPI
 from almacal.simulate import SPW_CENTRE_HZ
 from tests.casa.msutil import fingerprint
 from tests.pngutil import assert_figure_png
@@ -84,10 +85,11 @@ def test_recovers_injected_spw_error_and_fit_noise(simulated_variant, tmp_path):
     ep = Table.read(tmp_path / "spw_epochs.ecsv", format="ascii.ecsv")
     np.testing.assert_allclose(ep["alpha"], rec["powerlaw"]["alpha"])
     assert json.loads((tmp_path / "spw.json").read_text())["qa"] == rec["qa"]
-    # spwcons/plot.py: 7 epochs in 2 rows of 4 panels of 3.2 x 2.8 in; the histograms; MC
-    figures = {"mcf": (4 * 3.2, 2 * 2.8), "hist": (11, 3.4), "mc": (6, 4)}
+    # spwcons/plot.py: 7 epochs in 2 rows of 4 panels of 3.6 x 3.3 in (+0.9 in of legend);
+    # the histograms; MC
+    figures = {"mcf": (4 * 3.6, 2 * 3.3 + 0.9), "hist": (13, 4.6), "mc": (9, 5.4)}
     for fig, size in figures.items():
-        assert_figure_png(tmp_path / f"spw_{fig}.png", figsize_in=size, dpi=100)
+        assert_figure_png(tmp_path / f"spw_{fig}.png", figsize_in=size, dpi=DPI)
     with pytest.raises(FileExistsError, match="overwrite=True"):
         spwconsistency(resultfile=resultfile, outfile=str(tmp_path / "spw"))
     again = spwconsistency(resultfile=resultfile, outfile=str(tmp_path / "spw"), overwrite=True)

@@ -195,7 +195,8 @@ def test_task_writes_every_product_staged_and_changes_the_ms_last(tmp_path, quie
     args = TASK_ARGS | {"vis": _vis(tmp_path), "makeplots": True}
     p = B2BParams.from_task_args(**args)
     fake = FakeCasa(ms_info(p.vis))
-    products = p.products()
+    products = B2BTask(fake, FakeLog()).products(p)
+    assert products == p.products() | {"html": p.outfile + ".html"}
     seen: list[set[str]] = []
     fake.on_applycal = lambda: seen.append(set(os.listdir(tmp_path)))
     marked: list[set[str]] = []  # what is in place when each HISTORY line is written
@@ -206,8 +207,8 @@ def test_task_writes_every_product_staged_and_changes_the_ms_last(tmp_path, quie
     )
     rec = run_task(B2BTask(fake, FakeLog()), args)
     # When applycal runs, every product is complete under its temporary name, none final;
-    # the JSON follows it (it records the applycal's time in casa_seconds).
-    before = {k: v for k, v in products.items() if k != "json"}
+    # the JSON and the report follow it (they record the applycal's time in casa_seconds).
+    before = {k: v for k, v in products.items() if k not in ("json", "html")}
     assert {os.path.basename(temporary_name(v)) for v in before.values()} <= seen[0]
     assert os.path.basename(temporary_name(products["json"])) not in seen[0]
     assert not {os.path.basename(v) for v in products.values()} & seen[0]

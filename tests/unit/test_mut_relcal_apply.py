@@ -58,7 +58,7 @@ class PerMsCalls:
     def write_history(self, vis, messages, origin):
         self.log.append(("history", vis, tuple(messages), origin))
 
-    def post(self, message):
+    def post(self, message, priority="INFO"):
         self.posts.append(message)
 
 
@@ -76,6 +76,9 @@ def two_ms(tmp_path):
     for name in ("a.ms", "b.ms"):
         (tmp_path / name).mkdir()
         (tmp_path / name / "table.dat").write_text("")
+        # inplace mode probes HISTORY writable before any work
+        (tmp_path / name / "HISTORY").mkdir()
+        (tmp_path / name / "HISTORY" / "table.dat").write_text("")
         out.append(str(tmp_path / name))
     return out
 
@@ -92,6 +95,8 @@ def _args(vis, **kw):
         force=False,
         dryrun=False,
         overwrite=False,
+        factorrange=[0.5, 2.0],
+        outfile="",
     )
     return base | kw
 
@@ -116,7 +121,7 @@ def test_each_ms_is_checked_with_its_own_columns_and_history(two_ms, monkeypatch
     splits = [e for e in calls.log if e[0] == "split"]
     assert [(s[1], s[3]) for s in splits] == [(a, "CORRECTED_DATA"), (b, "DATA")]
     assert rec["mode"] == "split" and rec["dryrun"] is False and rec["applied"] is True
-    assert set(rec) == {"mode", "dryrun", "applied", "rescale"}
+    assert set(rec) == {"mode", "dryrun", "applied", "rescale", "factorrange"}
     # HISTORY: the rescale line, then every parameter as casatasks write them
     (hist_a, hist_b) = [e for e in calls.log if e[0] == "history"]
     assert hist_a[2][0].startswith(f"{HISTORY_MARK} amplitudes multiplied by factor=1.25 ")
@@ -145,7 +150,7 @@ def test_plan_and_report_lines_say_what_happens_to_each_ms(two_ms, tmp_path, mon
     assert calls.posts == [
         f"Rescaling {a}: amplitudes x 1.250000, weights x 0.640000 -> {out_a} (caltable {cal_a})",
         f"Rescaling {b}: amplitudes x 0.800000, weights x 1.562500 -> {out_b} (caltable {cal_b})",
-        f"relcal_apply: rescaled 2 MS (split): {out_a}, {out_b}",
+        f"rescaled 2 MS (split): {out_a}, {out_b}",
     ]
 
 
@@ -159,7 +164,7 @@ def test_dry_run_plans_every_ms_and_inplace_names_the_column(two_ms, tmp_path, m
         f"(caltable {cal_a})",
         f"Would rescale {b}: amplitudes x 0.800000, weights x 1.562500 -> {b} CORRECTED_DATA "
         f"(caltable {cal_b})",
-        f"relcal_apply: would rescale 2 MS (inplace): {a}, {b}",
+        f"would rescale 2 MS (inplace): {a}, {b}",
     ]
     assert rec["mode"] == "inplace" and rec["dryrun"] is True and rec["applied"] is False
     assert not [e for e in calls.log if e[0] not in ("read_info", "history_messages")]

@@ -163,14 +163,15 @@ def test_products_are_written_and_not_overwritten(tmp_path, log):
     rec, _ = _spw([], resultfile=str(path), outfile=stem)
     files = output_paths(stem)
     assert sorted(os.listdir(tmp_path)) == sorted(
-        ["fit.json", *(os.path.basename(p) for p in files.values())]
+        ["fit.json", "spw.html", *(os.path.basename(p) for p in files.values())]
     )
     assert json.loads((tmp_path / "spw.json").read_text())["qa"] == rec["qa"]
-    assert ("Wrote " + ", ".join(files.values()), "INFO") in log
+    wrote = [*files.values(), str(tmp_path / "spw.html")]
+    assert ("Wrote " + ", ".join(wrote), "INFO") in log
     with pytest.raises(FileExistsError, match="overwrite=True"):
         _spw([], resultfile=str(path), outfile=stem)
     _spw([], resultfile=str(path), outfile=stem, overwrite=True)
     log.clear()
     _spw([], resultfile=str(path))  # outfile='' writes nothing and says nothing of it
     assert not [m for m, _ in log if m.startswith("Wrote")]
-    assert len(os.listdir(tmp_path)) == 1 + len(files)
+    assert len(os.listdir(tmp_path)) == 2 + len(files)  # fit.json and spw.html beside them

@@ -86,6 +86,7 @@ def _args(vis, **kw):
         dryrun=False,
         overwrite=False,
         factorrange=[0.5, 2.0],
+        outfile="",
     )
     return base | kw
 
@@ -119,6 +120,8 @@ def test_split_mode_works_on_staged_copies_then_renames(tmp_path, monkeypatch):
         "a.ms",
         "a.rescaled.ms",
         "a.rescaled.relcal.amp",
+        "a.rescaled.relcal_apply.html",  # the run's report and record, beside its first output
+        "a.rescaled.relcal_apply.json",
         "b.ms",
         "b.rescaled.ms",
         "b.rescaled.relcal.amp",
@@ -223,4 +226,10 @@ def test_factors_outside_factorrange_need_force_and_absurd_ones_are_refused(tmp_
     for bad in ([1.0], [2.0, 1.0], [0.0, 2.0], [0.5, float("inf")]):
         with pytest.raises(ValueError, match="factorrange=.* is invalid"):
             _run(FakeCalls(), _args(vis, factorrange=bad), monkeypatch)
-    assert sorted(os.listdir(tmp_path)) == ["a.ms", "a.rescaled.ms", "a.rescaled.relcal.amp"]
+    assert sorted(os.listdir(tmp_path)) == [
+        "a.ms",
+        "a.rescaled.ms",
+        "a.rescaled.relcal.amp",
+        "a.rescaled.relcal_apply.html",
+        "a.rescaled.relcal_apply.json",
+    ]

@@ -25,6 +25,7 @@ from almacal.b2b.results import B2BResult, PlanResult, write_files
 from almacal.casatask.log import casalog
 from almacal.msinfo import MsInfo
 from almacal.outputs import Staged, write_json
+from almacal.report.build import html_path, write_html
 
 
 class B2BTask:
@@ -40,7 +41,9 @@ class B2BTask:
         return B2BParams.from_task_args(**args)
 
     def products(self, params: B2BParams) -> Mapping[str, str]:
-        return params.products() if params.mode == "transfer" else {}
+        if params.mode != "transfer":
+            return {}
+        return params.products() | html_path(params.outfile, params.overwrite)
 
     def modifies(self, params: B2BParams) -> tuple[str, ...]:
         return (params.vis,) if params.mode == "transfer" and params.doapply else ()
@@ -84,10 +87,12 @@ class B2BTask:
             run.apply(params, st, self.casa, staged)
             result = replace(result, casa_seconds=result.casa_seconds + time.perf_counter() - t0)
             write_json(staged["json"], result.to_record())
+            write_html(self.name, result.to_record(), staged)
             staged.commit()
             run.mark_applied(params, st, self.casa)
             return result
         write_files(result, staged)
+        write_html(self.name, result.to_record(), staged)
         return None
 
     def report(self, result: B2BResult | PlanResult) -> None:

@@ -33,7 +33,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol, TypeVar
 
-from almacal.casatask.log import casalog
+from almacal.casatask.log import casalog, run_log
+from almacal.casatask.record import TaskRecord
 from almacal.outputs import Staged, staged
 
 
@@ -67,16 +68,23 @@ class TaskSteps(Protocol[P, D, R]):
 
 
 def run_task(steps: TaskSteps[P, D, R], args: Mapping[str, Any]) -> dict[str, Any]:
-    """Run a task's steps on the task's arguments (the XML parameters by name)."""
-    casalog.origin(steps.name)
-    params = steps.params(dict(args))
-    products = steps.products(params)
-    # optional: only the tasks that change an input MS have it
-    modifies = getattr(steps, "modifies", None)
-    with staged(products, modifies=modifies(params) if modifies else ()) as tmp:
-        data = steps.read(params)
-        result = steps.compute(params, data, tmp)
-        result = steps.write(params, data, result, tmp) or result
-    casalog.origin(steps.name)  # a nested task (spwconsistency -> relcal_fit) may change it
-    steps.report(result)
-    return result.to_record()
+    """Run a task's steps on the task's arguments (the XML parameters by name).
+
+    The record is a TaskRecord: a dict whose repr at the prompt is a short summary.
+    """
+    with run_log(steps.name, args):
+        casalog.origin(steps.name)
+        params = steps.params(dict(args))
+        products = steps.products(params)
+        # optional: only the tasks that change an input MS have it
+        modifies = getattr(steps, "modifies", None)
+        with staged(products, modifies=modifies(params) if modifies else ()) as tmp:
+            data = steps.read(params)
+            result = steps.compute(params, data, tmp)
+            result = steps.write(params, data, result, tmp) or result
+            # a CASA task or a nested task (spwconsistency -> relcal_fit) set its own
+            # origin; the renaming's warnings are this task's
+            casalog.origin(steps.name)
+        casalog.origin(steps.name)
+        steps.report(result)
+        return TaskRecord(result.to_record(), task=steps.name)

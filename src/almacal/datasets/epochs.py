@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from almacal.casatask.terminal import say
 from almacal.io import simulator as sim_io
 from almacal.simulate.build import (
     EpochResult,
@@ -66,6 +67,7 @@ def build_epoch_set(config: EpochSetConfig) -> SimulatedSet:
             gain=config.flux_scale[i] * spw_scale[i],
             rng=epoch_rngs[i],
             variation=variations[i],
+            index=f"[{i + 1}/{config.n_epoch}] ",
         )
         for i, (date, path) in enumerate(zip(dates, paths, strict=True))
     ]
@@ -83,6 +85,7 @@ def _build_epoch(
     gain: np.ndarray,
     rng: np.random.Generator,
     variation: EpochVariation,
+    index: str = "",
 ) -> EpochResult:
     """Create one MS, fill its columns in one chunked pass, return the ideal fit.
 
@@ -106,17 +109,22 @@ def _build_epoch(
     sim_io.finish_columns(path, writer, weight_spectrum=setup.config.weight_spectrum)
     result = epoch_result(setup, layout, acc, path, date)
     cal = [f.name for f in setup.fields].index(CALIBRATORS[0])
-    sim_io.post(
-        "%s: %d rows, %d spw x %d chan, sigma %.4g Jy per visibility, "
-        "%s flux %.4f Jy (+- %.2g), %.1f s",
-        result.vis,
-        layout.n_row,
-        len(layout.spw_names),
-        setup.config.n_chan,
-        setup.sigma_jy[0],
-        CALIBRATORS[0],
-        result.flux[cal],
-        result.sigma[cal],
-        time.perf_counter() - t_start,
+    # one line per MS on the terminal too: building an epoch takes seconds to minutes
+    say(
+        "%s%s: %d rows, %d spw x %d chan, sigma %.4g Jy per visibility, "
+        "%s flux %.4f Jy (+- %.2g), %.1f s"
+        % (
+            index,
+            result.vis,
+            layout.n_row,
+            len(layout.spw_names),
+            setup.config.n_chan,
+            setup.sigma_jy[0],
+            CALIBRATORS[0],
+            result.flux[cal],
+            result.sigma[cal],
+            time.perf_counter() - t_start,
+        ),
+        source=sim_io.ORIGIN,
     )
     return result

@@ -29,6 +29,7 @@ from almacal.gridflux.sources import FileSource, ServiceSource
 from almacal.gridflux.targets import build_targets, phase_calibrators
 from almacal.msinfo import MsInfo
 from almacal.parallel import SERIAL, Mapper
+from almacal.report.build import html_path, write_html
 
 
 class GridfluxReaders(Protocol):
@@ -81,7 +82,9 @@ class GridfluxCheckTask:
         return replace(checked, call=dict(args))
 
     def products(self, params: GridfluxParams) -> dict[str, str]:
-        return params.products()
+        if not params.outfile:
+            return params.products()
+        return params.products() | html_path(params.outfile, params.overwrite)
 
     def read(self, params: GridfluxParams) -> GridfluxData:
         """flux.csv, then each EB's MsInfo (ALMA data only), then the catalog source."""
@@ -130,7 +133,8 @@ class GridfluxCheckTask:
         if not params.outfile:
             return
         write_outputs(result, staged, data.table, result.light_curves)
-        self.readers.post("Wrote %s" % ", ".join(params.products().values()))
+        write_html(self.name, result.to_record(), staged)
+        self.readers.post("Wrote %s" % ", ".join(self.products(params).values()))
 
     def report(self, result: GridfluxResult) -> None:
         self.readers.post("gridflux_check: %s" % result.summary())

@@ -21,6 +21,7 @@ from almacal.io.simulator import (
     remove_ms,
     set_alma_config,
     set_fields_and_times,
+    set_spw_windows,
     simulator_tool,
     transit_utc_seconds,
 )
@@ -64,20 +65,9 @@ def observe_b2b(
         check_step(sm.open(path), "open", path)
         set_alma_config(sm, me, antennas, antenna_names, "local", path)
         for band in ("low", "high"):
-            for name, freq in zip(spw_names[band], chan_freq_hz[band], strict=True):
-                check_step(
-                    sm.setspwindow(
-                        spwname=name,
-                        freq=qa.quantity(float(freq[0]), "Hz"),
-                        deltafreq=qa.quantity(channel_width_hz, "Hz"),
-                        freqresolution=qa.quantity(channel_width_hz, "Hz"),
-                        refcode="TOPO",
-                        nchannels=int(freq.size),
-                        stokes="XX YY",
-                    ),
-                    "setspwindow",
-                    path,
-                )
+            set_spw_windows(
+                sm, qa, spw_names[band], chan_freq_hz[band], channel_width_hz, "XX YY", path
+            )
         set_fields_and_times(sm, me, qa, fields, integration_s, date, path)
         for scan in scans:
             for name in spw_names[scan.band]:

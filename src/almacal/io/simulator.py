@@ -136,20 +136,7 @@ def observe(
     with measures_tools() as (me, qa), simulator_tool() as sm:
         check_step(sm.open(path), "open", path)
         set_alma_config(sm, me, antennas, antennas.names, coordsystem, path)
-        for name, freq in zip(spw_names, chan_freq_hz, strict=True):
-            check_step(
-                sm.setspwindow(
-                    spwname=name,
-                    freq=qa.quantity(float(freq[0]), "Hz"),
-                    deltafreq=qa.quantity(channel_width_hz, "Hz"),
-                    freqresolution=qa.quantity(channel_width_hz, "Hz"),
-                    refcode="TOPO",
-                    nchannels=int(freq.size),
-                    stokes=correlations,
-                ),
-                "setspwindow",
-                path,
-            )
+        set_spw_windows(sm, qa, spw_names, chan_freq_hz, channel_width_hz, correlations, path)
         set_fields_and_times(sm, me, qa, fields, integration_s, date, path)
         for scan in scans:
             for name in spw_names:
@@ -188,6 +175,32 @@ def set_alma_config(
         "setconfig",
         path,
     )
+
+
+def set_spw_windows(
+    sm: Any,
+    qa: Any,
+    names: Sequence[str],
+    chan_freq_hz: Any,
+    channel_width_hz: float,
+    stokes: str,
+    path: str,
+) -> None:
+    """One TOPO spectral window per name, its channels starting at chan_freq_hz[i][0]."""
+    for name, freq in zip(names, chan_freq_hz, strict=True):
+        check_step(
+            sm.setspwindow(
+                spwname=name,
+                freq=qa.quantity(float(freq[0]), "Hz"),
+                deltafreq=qa.quantity(channel_width_hz, "Hz"),
+                freqresolution=qa.quantity(channel_width_hz, "Hz"),
+                refcode="TOPO",
+                nchannels=int(freq.size),
+                stokes=stokes,
+            ),
+            "setspwindow",
+            path,
+        )
 
 
 def set_fields_and_times(

@@ -51,23 +51,26 @@ class TableLockedError(TimeoutError):
 
 
 def casatools() -> Any:
-    """The casatools module, imported on first use (import almacal must not need it)."""
+    """The casatools module, imported on first use (import almacal must not need it).
+
+    casatasks comes first: until it makes its casalog the global log sink, casatools'
+    tools (the simulator's INFO lines) write to the terminal instead of the log file."""
+    _casatasks_module()
     import casatools as tools
 
     return tools
 
 
-def casatasks() -> Any:
-    """The casatasks module, each task of which first waits (bounded) for the locks of
-    the vis it is given. Under casampi, `import casatasks` inside a server command never
-    returns (the server loop runs inside casatasks' own import, CASA_NOTES), so an
-    already-imported module is taken from sys.modules."""
+def _casatasks_module() -> Any:
+    """Under casampi, `import casatasks` inside a server command never returns (the
+    server loop runs inside casatasks' own import, CASA_NOTES), so an already-imported
+    module is taken from sys.modules."""
     mod = sys.modules.get("casatasks")
     if mod is None:
         import casatasks
 
         mod = casatasks
-    return _LockAwareTasks(mod)
+    return mod
 
 
 class _LockAwareTasks:
@@ -206,6 +209,16 @@ def _from_casatools(exc: BaseException) -> bool:
         tb = tb.tb_next
     package = os.path.dirname(casatools().__file__)
     return tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename).startswith(package)
+
+
+def casatasks() -> Any:
+    """The casatasks module, each task of which first waits (bounded) for the locks of
+    the vis it is given, then runs with its console chatter summarised in one terminal
+    line (almacal.casatask.terminal.QuietTasks). The wait comes first so that its
+    warning reaches the terminal."""
+    from almacal.casatask.terminal import QuietTasks
+
+    return _LockAwareTasks(QuietTasks(_casatasks_module()))
 
 
 @contextmanager

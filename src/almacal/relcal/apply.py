@@ -17,14 +17,16 @@ time, so that a failure leaves the state described above.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from almacal.msinfo import MsInfo
-from almacal.outputs import Staged, run_stamp
+from almacal.outputs import Staged, run_stamp, write_json
 from almacal.parallel import SERIAL, Mapper
 from almacal.relcal.rescale_plan import HISTORY_MARK, IN_PROGRESS, RelcalApplyParams, Rescale
+from almacal.report.build import html_path, write_html
 
 
 class ApplyCalls(Protocol):
@@ -126,7 +128,12 @@ class RelcalApplyTask:
         return RelcalApplyParams.from_task_args(args)
 
     def products(self, params: RelcalApplyParams) -> dict[str, str]:
-        return params.products()
+        if params.dryrun:
+            return {}
+        report = html_path(params.report, params.overwrite)
+        if os.path.exists(params.report + ".json") and not params.overwrite:
+            raise FileExistsError(f"outfile: {params.report}.json exists; set overwrite=True")
+        return params.products() | report | {"json": params.report + ".json"}
 
     def modifies(self, params: RelcalApplyParams) -> tuple[str, ...]:
         return params.modifies()
@@ -185,6 +192,9 @@ class RelcalApplyTask:
         at a time, each committed with its caltable."""
         if params.dryrun:
             return
+        # the report first: in inplace mode the input MSs change last
+        write_json(staged["json"], result.to_record())
+        write_html(self.name, result.to_record(), staged)
         if params.mode == "split":
             jobs = [
                 (ms, [r.history_line(), *params.call])
@@ -231,7 +241,7 @@ class RelcalApplyTask:
     def report(self, result: ApplyResult) -> None:
         done = "would rescale" if result.dryrun else "rescaled"
         outs = ", ".join(r.outputvis for r in result.rescales)
-        self.calls.post(f"relcal_apply: {done} {len(result.rescales)} MS ({result.mode}): {outs}")
+        self.calls.post(f"{done} {len(result.rescales)} MS ({result.mode}): {outs}")
 
 
 def _staged_ms(

@@ -1,52 +1,127 @@
-"""MCF per calibrator and rFCF vs date, like seed 000 Fig. 2."""
+"""MCF per calibrator and rFCF vs date, like seed 000 Fig. 2, with the residuals visible."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import os
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from almacal.figures import new_figure
+from almacal.figures import new_figure, save, styled
 
 if TYPE_CHECKING:
     from almacal.relcal.results import RelcalResult
 
 
-def plot_factors(result: RelcalResult, path: str) -> None:
-    """Write a PNG: MCFs (coloured, excluded ones circled red) and rFCFs (black) per epoch."""
-    import matplotlib.dates as mdates
-
+def _x_positions(result: RelcalResult) -> tuple[np.ndarray, bool]:
+    """Observing dates (as datetime64), or epoch numbers when the dates span < 3 days."""
     dates = np.array([np.datetime64(e.date) for e in result.epochs])
-    n_cal = len(result.fields)
-    # small horizontal offsets so error bars of different calibrators do not overlap
-    offsets = (np.arange(n_cal) - (n_cal - 1) / 2) * 2
-    fig = new_figure(figsize=(8, 4.5))
-    ax = fig.subplots()
+    if dates.size and (dates.max() - dates.min()) >= np.timedelta64(3, "D"):
+        return dates, True
+    return np.arange(1, len(result.epochs) + 1, dtype=float), False
+
+
+def _title(result: RelcalResult) -> str:
+    """What the data were: the column asked for and the MSs (a refit after relcal_apply
+    reads datacolumn='corrected' of the .rescaled.ms copies)."""
+    vis = [os.path.basename(str(v).rstrip("/")) for v in result.params.get("vis", [])]
+    names = vis[0] if len(vis) == 1 else f"{vis[0]} ... {vis[-1]}" if vis else "?"
+    column = result.params.get("datacolumn", "auto")
+    worst = 100 * np.nanmax(np.abs(result.factors.rfcf - 1.0))
+    return (
+        f"MCF and rFCF per epoch (Eq. 1-3): largest |rFCF - 1| = {worst:.3f} %\n"
+        f"datacolumn={column!r} of {len(vis)} MS: {names}"
+    )
+
+
+def plot_factors(result: RelcalResult, path: str) -> None:
+    """Write a PNG: MCFs and rFCFs per epoch (top) and MCF / rFCF - 1 in % (bottom)."""
+    with styled():
+        fig = new_figure(figsize=(9, 7.5), layout="constrained")
+        top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
+        x, is_date = _x_positions(result)
+        n_cal = len(result.fields)
+        span = (x.max() - x.min()) if x.size > 1 else np.timedelta64(1, "D") if is_date else 1
+        step = span / max(60, 15 * n_cal)
+        offsets = [(j - (n_cal - 1) / 2) * step for j in range(n_cal)]
+        _top_panel(top, result, x, offsets)
+        _residual_panel(bottom, result, x, offsets)
+        if is_date:
+            import matplotlib.dates as mdates
+
+            bottom.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
+            bottom.set_xlabel("observing date (UTC)")
+            for label in bottom.get_xticklabels():
+                label.set_rotation(25)
+                label.set_horizontalalignment("right")
+        else:
+            bottom.set_xlabel("epoch")
+            bottom.set_xticks(x)
+        top.set_title(_title(result))
+        fig.legend(*top.get_legend_handles_labels(), loc="outside lower center", ncol=4)
+        save(fig, path)
+
+
+def _top_panel(ax: Any, result: RelcalResult, x: np.ndarray, offsets: list[Any]) -> None:
     mcf, sig = result.total.mcf, result.total.mcf_sigma
+    excluded = False
     for j, name in enumerate(result.fields):
-        x = dates + np.timedelta64(int(offsets[j]), "D")
-        ax.errorbar(x, mcf[:, j], yerr=sig[:, j], fmt="o", ms=4, capsize=2, label=name)
+        xj = x + offsets[j]
+        ax.errorbar(xj, mcf[:, j], yerr=sig[:, j], fmt="o", ms=5, label=f"MCF {name}")
         out = ~result.used[:, j] & np.isfinite(mcf[:, j])
         if out.any():
-            ax.plot(x[out], mcf[out, j], "o", ms=12, mfc="none", mec="red")
+            excluded = True
+            ax.plot(xj[out], mcf[out, j], "o", ms=13, mfc="none", mec="red", mew=1.5)
     f = result.factors
     ax.errorbar(
-        dates,
+        x,
         f.rfcf,
         yerr=f.rfcf_std,
         fmt="s",
         color="k",
         mfc="none",
-        ms=10,
-        capsize=3,
+        ms=12,
+        mew=1.3,
         label="rFCF (error bar: MCF scatter)",
     )
-    ax.axhline(1.0, color="0.6", lw=0.8, zorder=0)
-    ax.set_ylabel("MCF / rFCF")
-    ax.set_xlabel("observing date (UTC)")
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
-    fig.autofmt_xdate()
-    ax.legend(fontsize=8, ncol=2)
-    ax.set_title("Relative flux calibration (MCF Eq. 1, rFCF Eq. 3)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, format="png")
+    if excluded:
+        ax.plot([], [], "o", ms=13, mfc="none", mec="red", mew=1.5, label="left out of the rFCF")
+    ax.axhline(1.0, color="0.6", lw=0.8, zorder=0, label="1: mean flux scale")
+    lo = np.nanmin(np.r_[f.rfcf - f.rfcf_std, (mcf - sig).ravel()])
+    hi = np.nanmax(np.r_[f.rfcf + f.rfcf_std, (mcf + sig).ravel()])
+    pad = 0.08 * max(hi - lo, 1e-4)
+    ax.set_ylim(lo - pad, hi + pad)
+    # epoch numbers as a top axis: they never overlap the points or each other
+    top = ax.secondary_xaxis("top")
+    top.set_xticks(_as_numbers(x), [str(e.number) for e in result.epochs])
+    top.set_xlabel("epoch")
+    ax.set_ylabel("MCF, rFCF")
+
+
+def _as_numbers(x: np.ndarray) -> np.ndarray:
+    """x in the axis' own units (matplotlib's day numbers for dates)."""
+    if np.issubdtype(x.dtype, np.datetime64):
+        import matplotlib.dates as mdates
+
+        return np.asarray(mdates.date2num(x))
+    return x
+
+
+def _residual_panel(ax: Any, result: RelcalResult, x: np.ndarray, offsets: list[Any]) -> None:
+    f = result.factors
+    mcf, sig = result.total.mcf, result.total.mcf_sigma
+    for j, name in enumerate(result.fields):
+        ax.errorbar(
+            x + offsets[j],
+            100 * (mcf[:, j] / f.rfcf - 1.0),
+            yerr=100 * sig[:, j] / f.rfcf,
+            fmt="o",
+            ms=5,
+            label=name,
+        )
+    ax.axhline(0.0, color="0.6", lw=0.8, zorder=0)
+    ax.set_ylabel("MCF / rFCF - 1 (%)")
+    ax.set_title(
+        "each MCF relative to its epoch's rFCF; 1-sigma error bars (Eq. 2), "
+        "which the markers above can hide"
+    )

@@ -233,6 +233,8 @@ class RelcalApplyParams:
     dryrun: bool
     call: tuple[str, ...]  # the parameters as HISTORY lines, like casatasks record them
     factorrange: tuple[float, float]  # outside it only with force (seed 000: rFCF 0.92-1.09)
+    report: str = ""  # the report's stem (outfile): <report>.html and <report>.json
+    overwrite: bool = False
 
     @classmethod
     def from_task_args(cls, args: Mapping[str, Any]) -> RelcalApplyParams:
@@ -262,6 +264,8 @@ class RelcalApplyParams:
             dryrun=bool(args["dryrun"]),
             call=tuple(f"{k:<11} = {v!r}" for k, v in args.items()),
             factorrange=factorrange,
+            report=report_stem(args.get("outfile", ""), plan, mode),
+            overwrite=bool(args["overwrite"]),
         )
 
     def outside_range(self, r: Rescale) -> bool:
@@ -280,6 +284,20 @@ class RelcalApplyParams:
         if self.mode == "split":
             out |= {f"outputvis{i}": r.outputvis for i, r in enumerate(self.rescales)}
         return out
+
+
+def report_stem(outfile: str, plan: tuple[Rescale, ...], mode: str = "split") -> str:
+    """The report's stem: outfile, or '<first output without .ms>.relcal_apply' beside the
+    data it describes (so runs on different MSs never collide); '.relcal_apply_inplace'
+    in inplace mode, where the first output is vis itself: an inplace run on a split
+    run's output (X.rescaled.ms) must not collide with that run's report."""
+    if outfile.strip():
+        path = os.path.abspath(os.path.expanduser(outfile))
+        if not os.path.isdir(os.path.dirname(path)):
+            raise FileNotFoundError(f"outfile {outfile!r}: directory does not exist")
+        return path
+    suffix = ".relcal_apply" if mode == "split" else ".relcal_apply_inplace"
+    return stem(plan[0].outputvis) + suffix
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:

@@ -23,6 +23,7 @@ from typing import Protocol
 import numpy as np
 
 from almacal.casatask.log import casalog
+from almacal.casatask.terminal import progress
 from almacal.constants import C_M_S
 from almacal.msinfo import MsInfo
 from almacal.parallel import SERIAL, Mapper
@@ -172,8 +173,9 @@ def read_epochs(
     n_cal = len(p.fields)
     jobs = [
         (
-            "Fitting %d calibrators x %d spws in %s (%s, epoch %d)"
-            % (n_cal, len(p.spws), t.info.path, t.column, p.epoch_of_ms[m] + 1),
+            (m + 1, len(targets), t.info.path),
+            "%d calibrators x %d spws, %s, epoch %d"
+            % (n_cal, len(p.spws), t.column, p.epoch_of_ms[m] + 1),
             ms_plan(t, n_cal, spec),
         )
         for m, t in enumerate(targets)
@@ -191,15 +193,15 @@ def read_epochs(
 
 @dataclass(frozen=True)
 class MsPass:
-    """One MS's pass, a picklable unit a casampi server can run: (log line, plan) ->
-    MsSums."""
+    """One MS's pass, a picklable unit a casampi server can run: ((index, total, path),
+    what, plan) -> MsSums, with its progress line ('[3/7] ep03.ms: 1.2 GB read in 2.1 s')."""
 
     reader: VisReader
 
-    def __call__(self, job: tuple[str, MsPlan]) -> MsSums:
-        line, plan = job
-        casalog.post(line)
-        return accumulate(self.reader.chunks(plan.selection), plan)
+    def __call__(self, job: tuple[tuple[int, int, str], str, MsPlan]) -> MsSums:
+        (index, total, path), what, plan = job
+        with progress(index, total, path, what) as counted:
+            return accumulate(counted(self.reader.chunks(plan.selection)), plan)
 
 
 def refuse_fully_flagged(sums: MsSums, p: RelcalFitParams, m: int) -> None:

@@ -18,6 +18,7 @@ from almacal.relcal.params import RelcalFitParams
 from almacal.relcal.results import RelcalResult, output_paths, write_outputs
 from almacal.relcal.run import Measured, MsReader, log_result, measure, solve
 from almacal.relcal.selfcal import SelfcalCalls
+from almacal.report.build import html_path, write_html
 
 
 class RelcalFitTask:
@@ -34,7 +35,9 @@ class RelcalFitTask:
         return RelcalFitParams.from_task_args(args, self.reader)
 
     def products(self, params: RelcalFitParams) -> Mapping[str, str]:
-        return output_paths(params.outfile) if params.outfile else {}
+        if not params.outfile:
+            return {}
+        return output_paths(params.outfile) | html_path(params.outfile, params.overwrite)
 
     def read(self, params: RelcalFitParams) -> Measured:
         return measure(params, self.reader, self.selfcal, self.mapper)
@@ -53,7 +56,8 @@ class RelcalFitTask:
     ) -> None:
         if staged:
             write_outputs(result, staged)
-            casalog.post("Wrote %s" % ", ".join(output_paths(params.outfile).values()))
+            write_html(self.name, result.to_record(), staged)
+            casalog.post("Wrote %s" % ", ".join(self.products(params).values()))
 
     def report(self, result: RelcalResult) -> None:
         log_result(result)

@@ -14,6 +14,7 @@ from almacal.casatask.checks import check_vis
 from almacal.casatask.log import casalog
 from almacal.casatask.spec import load_spec
 from almacal.relcal.task import RelcalFitTask
+from almacal.report.build import html_path, write_html
 from almacal.spwcons.inputs import PerSpwFits
 from almacal.spwcons.params import FIT_PARAM_DEFAULTS, SpwConsistencyParams
 from almacal.spwcons.results import SpwConsistencyResult, output_paths, write_outputs
@@ -41,7 +42,9 @@ class SpwConsistencyTask:
         return replace(p, call=dict(args))
 
     def products(self, params: SpwConsistencyParams) -> Mapping[str, str]:
-        return output_paths(params.outfile) if params.outfile else {}
+        if not params.outfile:
+            return {}
+        return output_paths(params.outfile) | html_path(params.outfile, params.overwrite)
 
     def read(self, params: SpwConsistencyParams) -> PerSpwFits:
         if params.resultfile:
@@ -77,7 +80,8 @@ class SpwConsistencyTask:
     ) -> None:
         if staged:
             write_outputs(result, staged)
-            casalog.post("Wrote %s" % ", ".join(output_paths(params.outfile).values()))
+            write_html(self.name, result.to_record(), staged)
+            casalog.post("Wrote %s" % ", ".join(self.products(params).values()))
 
     def report(self, result: SpwConsistencyResult) -> None:
         for line in result.summary_lines():
