@@ -32,6 +32,9 @@ def relcal_fit(
     rejectsigma,
     minfamily,
     fitposition,
+    minfluxsnr,
+    fieldmatch,
+    matchradius,
     parallel,
 ):
     """Relative flux calibration from stable calibrators. Parameters: xml/relcal_fit.xml."""

@@ -199,7 +199,10 @@ def test_bad_input_names_parameter(epoch_copies, tmp_path, kwargs, error, match)
     assert sorted(os.listdir(tmp_path)) == listing
 
 
-def test_all_flagged_field_is_refused(epoch_copies, tmp_path):
+def test_all_flagged_field_is_excluded_in_its_epoch(epoch_copies, tmp_path):
+    """A calibrator flagged throughout one epoch leaves that epoch's rFCF with its reason
+    (issue 11: it used to stop the run, even when exclude named it); the other epochs
+    keep theirs, since its Eq. 1 flux there is predicted by the other calibrators."""
     import casatools
 
     from almacal import relcal_fit
@@ -213,5 +216,16 @@ def test_all_flagged_field_is_refused(epoch_copies, tmp_path):
     sub.close()
     tb.close()
     assert n > 0  # guard: rows were flagged
-    with pytest.raises(ValueError, match="field 'SMM4': all data are flagged"):
-        relcal_fit(vis=list(sim.paths), field=list(sim.calibrators), outfile="")
+    before = [fingerprint(p) for p in sim.paths]
+    rec = relcal_fit(vis=list(sim.paths), field=list(sim.calibrators), outfile="")
+    assert rec["exclusions"] == [
+        {"epoch": 3, "field": "SMM4", "reason": f"all data flagged in {sim.paths[2]}"}
+    ]
+    assert rec["used"][2] == [True, False, True, True]
+    rfcf, sig = np.array(rec["rfcf"]), np.array(rec["rfcf_sigma"])
+    assert np.all(np.abs(rfcf - sim.true_rfcf) < 5 * sig) and np.all(sig > 0)  # 5 sigma
+    # named in exclude as well: the same (it used to be fatal either way)
+    ex = relcal_fit(vis=list(sim.paths), field=list(sim.calibrators), outfile="",
+                    exclude=["3:SMM4"])  # fmt: skip
+    assert ex["rfcf"] == rec["rfcf"] and len(ex["exclusions"]) == 1
+    assert [fingerprint(p) for p in sim.paths] == before

@@ -47,7 +47,7 @@ def test_recovers_injected_spw_error_and_fit_noise(simulated_variant, tmp_path):
 
     rec = spwconsistency(resultfile=resultfile, outfile=str(tmp_path / "spw"))
     assert rec["rfcf_excluded"] == [
-        {"epoch": 2, "field": sim.calibrators[0], "reason": "not used in the rFCF"}
+        {"epoch": 2, "field": sim.calibrators[0], "reason": "exclude (user)"}
     ]
     dec = rec["decomposition"]
     truth = sim.truth
@@ -149,11 +149,6 @@ def test_injected_slope_in_one_epoch_is_flagged_with_its_sign(simulated_set_fact
         ({"vis": ["x.ms"]}, ValueError, "field must name"),
         ({"vis": ["a.ms", "b.ms"], "field": ["SMM9"]}, ValueError, "field=.*at least two"),
         ({"vis": ["a.ms"], "field": "SMM9,SMM4"}, ValueError, "vis=.*one epoch"),
-        (
-            {"vis": ["a.ms", "b.ms"], "field": "SMM9,SMM4", "spw": "2:4~120"},
-            ValueError,
-            "spw='2:4~120' selects one spectral window",
-        ),
         ({"resultfile": "R", "outfile": "/no/dir/out"}, FileNotFoundError, "outfile"),
         (
             {"resultfile": "R", "outfile": "R", "overwrite": True},
@@ -174,7 +169,6 @@ def test_injected_slope_in_one_epoch_is_flagged_with_its_sign(simulated_set_fact
         "no-field",
         "one-field",
         "one-vis",
-        "one-spw-selected",
         "outdir",
         "outfile-is-input",
     ],
@@ -199,3 +193,30 @@ def test_bad_input_names_the_parameter(tmp_path, monkeypatch, kwargs, error, mat
     with pytest.raises(error, match=match):
         spwconsistency(**kwargs)
     assert sorted(tmp_path.iterdir()) == before  # refused before any output was written
+
+
+@pytest.mark.parametrize(
+    ("spw", "match"),
+    [
+        # the MS has spws 0-3: name the spw and what exists (not "selects one spectral window")
+        ("9", r"spw '9' does not select data in .*ep01_20181014\.ms: .*; its spws are 0 "
+              r"\(336\.500 GHz, 16 channels\), 1 .*, 3 \(350\.500 GHz, 16 channels\)"),
+        ("2:4~12", r"spw='2:4~12' selects 1 spectral window \(2\) of .*ep01_20181014\.ms; "
+                   r"spwconsistency needs at least two"),
+        ("0,1:100~200", r"spw '0,1:100~200': channels 100~200 lie outside spw 1 of .*, which "
+                        r"has 16 channels \(0~15\)"),
+    ],
+    ids=["no-such-spw", "one-spw-selected", "channels-outside"],
+)  # fmt: skip
+def test_spw_selection_is_checked_against_the_mss_before_any_fit(
+    simulated_set, tmp_path, monkeypatch, spw, match
+):
+    from almacal import spwconsistency
+
+    monkeypatch.chdir(tmp_path)
+    paths = list(simulated_set.paths[:3])
+    before = [fingerprint(p) for p in paths]
+    with pytest.raises(ValueError, match=match):
+        spwconsistency(vis=paths, field=list(simulated_set.calibrators), spw=spw)
+    assert [fingerprint(p) for p in paths] == before
+    assert sorted(tmp_path.iterdir()) == []  # nothing written

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import re
 import sys
 import types
 
@@ -129,21 +130,26 @@ def test_every_casa_call_gets_the_settings(sets, tmp_path):
         for k in range(2):
             g = calls.gaincals[2 * m + k]
             tables = [f"{path}.p{i}" for i in range(k + 1)]
-            assert g == {
-                "vis": path,
-                "caltable": tables[-1],
-                "solint": ["inf", "30s"][k],
-                "combine": "spw",
-                "refant": "CM05",
-                "gaintype": "T",
-                "calmode": "p",
-                "minsnr": 2.5,
-                "gaintable": tables[:-1],
-                "spwmap": [[0, 0]] * k,
-            }
+            assert (
+                g
+                == {
+                    "vis": path,
+                    "caltable": tables[-1],
+                    "field": "0,1,2",  # every calibrator above minfluxsnr: all solved
+                    "solint": ["inf", "30s"][k],
+                    "combine": "spw",
+                    "refant": "CM05",
+                    "gaintype": "T",
+                    "calmode": "p",
+                    "minsnr": 2.5,
+                    "gaintable": tables[:-1],
+                    "spwmap": [[0, 0]] * k,
+                }
+            )
             a = calls.applycals[2 * m + k]
             assert a == {
                 "vis": path,
+                "field": "0,1,2",
                 "gaintable": tables,
                 "spwmap": [[0, 0]] * (k + 1),
                 "calwt": False,
@@ -190,11 +196,17 @@ def test_uvrange_selects_the_selfcal_fits_too(sets, tmp_path):
     assert np.max(np.abs(np.array(plain["flux"]) - np.array(full["flux"]))) > 0.02
 
 
-def test_a_fully_flagged_calibrator_is_refused_naming_its_ms(sets, tmp_path):
+def test_a_fully_flagged_calibrator_is_excluded_there_naming_its_ms(sets, tmp_path):
+    """Issue 11: a calibrator flagged throughout one MS leaves that epoch's rFCF with its
+    reason (it used to stop the run) and is not self-calibrated there."""
     second = sets[1]
     flags = [f.copy() for f in second.flag]
     for f in flags:
         f[:, :, second.field_id == 1] = True  # calibrator B in the second MS
     broken = [sets[0], dataclasses.replace(second, flag=flags), sets[2]]
-    with pytest.raises(ValueError, match=r"field 'B': all data are flagged in \S*/ep2\.ms for"):
-        _selfcal(broken, tmp_path, solint=["inf"])
+    rec, _, calls = _selfcal(broken, tmp_path, solint=["inf"])
+    (ex,) = rec["exclusions"]
+    assert (ex["epoch"], ex["field"]) == (2, "B")
+    assert re.fullmatch(r"all data flagged in \S*/ep2\.ms", ex["reason"]), ex  # by the user
+    assert rec["selfcal_calibrated"][1] == [True, False, True]
+    assert [g["field"] for g in calls.gaincals] == ["0,1,2", "0,2", "0,1,2"]

@@ -57,9 +57,9 @@ class SpyRelcal(RelcalFitTask):
         super().__init__(reader)
         self.calls: list[dict] = []
 
-    def result(self, args):
+    def params(self, args):
         self.calls.append(dict(args))
-        return super().result(args)
+        return super().params(args)
 
 
 def _args(**kw):

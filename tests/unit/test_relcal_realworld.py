@@ -318,13 +318,5 @@ def test_true_outlier_is_rejected_alone(noise, cal, jump):
     assert _injected_outlier_found(noise, cal, jump) >= 0.95
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="choose_calibrators: a 5 % (50 sigma) jump in one pair moves its calibrator's "
-    "median flux over the epochs whenever it changes the epochs' ranking (epoch scales "
-    "+-10 %), which shifts all that calibrator's MCFs: the robust scale inflates and "
-    "either the outlier survives or its calibrator's other pairs are rejected with it "
-    "(87 % of tables correct; 63 % for a 2 % jump with one 10x noisier calibrator)",
-)
 def test_moderate_outlier_in_a_quiet_calibrator_is_rejected_alone():
     assert _injected_outlier_found([1, 1, 1, 1], 1, 0.05) >= 0.95

@@ -130,25 +130,52 @@ def test_options_remove_their_biases(epochs):
     # within 20-45 m the envelope (visibility < 0.07 at 23 klambda) differs by < 1 %
     # of 0.3 between epochs: 5 sigma + 0.3 %
     assert np.all(np.abs(np.array(common["rfcf"]) - truth) < 5 * sig + 3e-3)
-    pg, _ = _run(epochs, model="point+gaussian", fitspw="auto")
+    # epoch 2 (20-90 m) sees the 8" envelope below 10 % of its flux on every baseline: its
+    # point+Gaussian fits sit at the FWHM bound and their total flux is not measured (its
+    # rFCF sigma was ~60 %): that epoch has no usable calibrator, and the error says why
+    with pytest.raises(
+        ValueError,
+        match=r"epoch 2 \(.*ep2\.ms\) has no usable calibrator.*"
+        r"A 1\.\d+ \+- 0\.\d+ Jy: fit: Gaussian FWHM .* at its upper bound",
+    ):
+        _run(epochs, model="point+gaussian", fitspw="auto")
+    kept = [0, 2, 3]
+    pg, _ = _run([epochs[i] for i in kept], model="point+gaussian", fitspw="auto")
     sig = np.array(pg["rfcf_sigma"])
+    truth = SCALE[kept].mean() / SCALE[kept]
     assert np.all(np.abs(np.array(pg["rfcf"]) - truth) < 5 * sig), (pg["rfcf"], truth)
     np.testing.assert_allclose(np.nanmedian(pg["model_fwhm_arcsec"]), 8.0, rtol=0.2)
+    assert pg["fit_status"] == [["ok"] * 3] * 3 and pg["exclusions"] == []
 
 
-def test_fully_flagged_field_is_refused_from_the_sums(point_epochs):
+def test_fully_flagged_field_is_excluded_in_its_epoch(point_epochs, log):
+    """A calibrator with every row flagged in one epoch leaves that epoch's rFCF (not the
+    run), with its reason; its flux in Eq. 1 is predicted by the other calibrators, so the
+    other epochs keep their rFCFs."""
     sets = list(point_epochs)
     ms = sets[2]
     flagged = [f.copy() for f in ms.flag]
     for f in flagged:
         f[..., ms.field_id == 1] = True
     sets[2] = type(ms)(**{**ms.__dict__, "flag": flagged})
-    with pytest.raises(ValueError, match=r"field 'B': all data are flagged in .*ep3\.ms"):
-        _run(sets)
+    rec, _ = _run(sets)
+    assert rec["exclusions"] == [
+        {"epoch": 3, "field": "B", "reason": f"all data flagged in {ms.info.path}"}
+    ]
+    assert rec["used"][2] == [True, False, True] and rec["n_used"][2] == 2
+    assert rec["fit_status"][2][1] == "not fitted (no data)"
+    assert any("WARN" in line or "excluded epoch 3 B" in line for line in log)
+    # every epoch within 5 propagated sigma of the truth (sigma ~1.5e-3)
+    rfcf, sig = np.array(rec["rfcf"]), np.array(rec["rfcf_sigma"])
+    assert np.all(sig > 0) and np.all(np.abs(rfcf - _true_rfcf()) < 5 * sig), (rfcf, sig)
 
 
 def test_no_data_in_range_names_the_epoch(point_epochs):
-    with pytest.raises(ValueError, match=r"field 'A' has no unflagged, finite data.*epoch 1"):
+    with pytest.raises(
+        ValueError,
+        match=r"epoch 1 \(.*ep1\.ms\) has no usable calibrator \(also epochs 2, 3, 4: .*\): "
+        r"A: no unflagged, finite data within spw='', uvrange='>1e6klambda'",
+    ):
         _run(point_epochs, uvrange=">1e6klambda")
 
 

@@ -179,12 +179,6 @@ def test_total_sigma_error_describes_its_scatter_when_fit_noise_dominates():
     assert error == pytest.approx(scatter, rel=0.1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="decompose: sigma_total's error uses dof n_cal x (n_e-1)(n_s-1) = 72, but the spw "
-    "error d_ik is shared by the n_cal calibrators, so when it dominates only ~18 terms are "
-    "independent and the reported error is ~1.6x too small",
-)
 def test_total_sigma_error_describes_its_scatter_when_spw_error_dominates():
     error, scatter = _total_sigma_scatter(0.008, 0.005)
     assert error == pytest.approx(scatter, rel=0.1)

@@ -62,8 +62,6 @@ def test_resultfile_mode(tmp_path):
         ({"field": ["SMM9"]}, "names 1 calibrator"),
         ({"field": ["SMM9,"]}, "names 1 calibrator"),
         ({"vis": ["a.ms"]}, "is one epoch \\(groupby='vis'\\)"),
-        ({"fit_params": FIT_PARAM_DEFAULTS | {"spw": "3"}}, "spw='3' selects one spectral window"),
-        ({"fit_params": FIT_PARAM_DEFAULTS | {"spw": " 3:10~100;200~300"}}, "one spectral window"),
         ({"siglevel": 0.0}, "siglevel=0.0 must be between 0 and 1"),
         ({"siglevel": 1.0}, "siglevel=1.0 must be between 0 and 1"),
         ({"nboot": 99}, "nboot=99 must be an integer >= 100"),

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import os
 import time
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from almacal.casatask.terminal import say
 from almacal.io import simulator as sim_io
+from almacal.simulate.archive import mosaic_offsets_rad, pointing_of_rows
 from almacal.simulate.build import (
     EpochResult,
     EpochSetup,
@@ -24,7 +26,13 @@ from almacal.simulate.build import (
 from almacal.simulate.config import EpochSetConfig
 from almacal.simulate.realworld import EpochVariation
 from almacal.simulate.schedule import ms_name
-from almacal.simulate.serpens import ACA_CONFIG, CALIBRATORS, EPOCH_DATES, TRUTH_FILE
+from almacal.simulate.serpens import (
+    ACA_CONFIG,
+    CALIBRATORS,
+    EPOCH_DATES,
+    SERPENS_FIELDS,
+    TRUTH_FILE,
+)
 
 
 def simulate_epochs(outdir: str | os.PathLike, **options: Any) -> SimulatedSet:
@@ -71,6 +79,7 @@ def build_epoch_set(config: EpochSetConfig) -> SimulatedSet:
         )
         for i, (date, path) in enumerate(zip(dates, paths, strict=True))
     ]
+    apply_archive_traits(config, paths, variations)
     truth = epoch_set_truth(setup, results, spw_scale)
     with open(truth_path, "w", encoding="utf-8") as fh:
         json.dump(truth, fh, indent=1)
@@ -107,7 +116,7 @@ def _build_epoch(
         offsets=setup.config.source_offset_arcsec,
     )
     sim_io.finish_columns(path, writer, weight_spectrum=setup.config.weight_spectrum)
-    result = epoch_result(setup, layout, acc, path, date)
+    result = epoch_result(setup, layout, acc, path, date, setup.spectral(variation.band)[0])
     cal = [f.name for f in setup.fields].index(CALIBRATORS[0])
     # one line per MS on the terminal too: building an epoch takes seconds to minutes
     say(
@@ -128,3 +137,21 @@ def _build_epoch(
         source=sim_io.ORIGIN,
     )
     return result
+
+
+def apply_archive_traits(
+    config: EpochSetConfig, paths: list[str], variations: tuple[EpochVariation, ...]
+) -> None:
+    """The archive-like edits made after the build (almacal.simulate.archive): field
+    renames per epoch, the mosaic pointings, and the first epoch's OBSERVATION
+    TIME_RANGE in every MS (split_observation)."""
+    decs = {f.name: f.dec_deg for f in (*SERPENS_FIELDS, *config.calibrator_fields)}
+    for path, variation in zip(paths, variations, strict=True):
+        for field, n in config.mosaic:
+            off = mosaic_offsets_rad(n, decs[field])
+            sim_io.split_field_into_pointings(path, field, off, partial(pointing_of_rows, n=n))
+        sim_io.rename_fields(path, dict(variation.field_rename))
+    if config.split_observation:
+        first = sim_io.observation_time_range(paths[0])
+        for path in paths[1:]:
+            sim_io.set_observation_time_range(path, first)

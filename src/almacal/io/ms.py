@@ -6,6 +6,7 @@ and how to reduce it is decided by the pure cores.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import numpy as np
@@ -21,17 +22,54 @@ def read_info(path: str) -> MsInfo:
     return read_ms_info(path)
 
 
+# One item of a CASA spw selection with channel numbers: '0:100~200', '1,2:3~5;9~12^2'
+# items; frequency or velocity ranges ('0:340~341GHz') are left to CASA.
+_CHANNEL_ITEM = re.compile(r"^\s*(?P<spw>[^:]+):(?P<chans>[\d\s~;^]+)$")
+
+
+def _spw_list(info: MsInfo) -> str:
+    return ", ".join(
+        f"{s.id} ({s.centre_hz / 1e9:.3f} GHz, {s.n_chan} channels)" for s in info.spws
+    )
+
+
+def _channels_outside(ms, info: MsInfo, spw: str) -> str | None:
+    """Why an item of spw names channels an spw does not have (msseltoindex would
+    clamp them to its last channel), or None."""
+    for item in spw.split(","):
+        m = _CHANNEL_ITEM.match(item)
+        if not m:
+            continue
+        numbers = [int(x) for x in re.findall(r"\d+", re.sub(r"\^\s*\d+", "", m["chans"]))]
+        for s in ms.msseltoindex(vis=info.path, spw=m["spw"])["spw"]:
+            n = info.spws[int(s)].n_chan
+            if numbers and max(numbers) >= n:
+                return (
+                    f"spw {spw!r}: channels {m['chans'].strip()} lie outside spw {int(s)} of "
+                    f"{info.path}, which has {n} channels (0~{n - 1}); CASA would clamp them "
+                    "to its last channel"
+                )
+    return None
+
+
 def select_channels(info: MsInfo, spw: str) -> dict[int, np.ndarray]:
-    """CASA spw selection -> {spw id: (n_chan,) bool channel mask}; ValueError naming spw."""
+    """CASA spw selection -> {spw id: (n_chan,) bool channel mask}; ValueError naming spw
+    (also for channel numbers beyond an spw's channels)."""
     if not spw.strip():
         return {int(s): np.ones(info.chan_freq_hz[s].size, bool) for s in np.unique(info.ddid_spw)}
     ms = casatools().ms()
     try:
         sel = ms.msseltoindex(vis=info.path, spw=spw)
+        outside = _channels_outside(ms, info, spw)
     except RuntimeError as exc:
-        raise ValueError(f"spw {spw!r} does not select data in {info.path}: {exc}") from exc
+        raise ValueError(
+            f"spw {spw!r} does not select data in {info.path}: {exc}; its spws are "
+            f"{_spw_list(info)}"
+        ) from exc
     finally:
         ms.done()
+    if outside:
+        raise ValueError(outside)
     masks: dict[int, np.ndarray] = {}
     for s, start, stop, step in np.atleast_2d(sel["channel"]):
         m = masks.setdefault(int(s), np.zeros(info.chan_freq_hz[s].size, bool))
@@ -47,7 +85,10 @@ def _where(sel: ReadSelection, ddid: str) -> str:
 
 def vis_chunks(sel: ReadSelection) -> Iterator[VisChunk]:
     """One chunked pass over the selected rows, spw slice by spw slice; ~CHUNK_BYTES of
-    visibilities per chunk, so memory stays flat whatever the MS size."""
+    visibilities per chunk, so memory stays flat whatever the MS size. An MS with none
+    of the fields has no chunks."""
+    if not sel.field_ids:
+        return
     for k, s in enumerate(sel.spws):
         for dd in s.dds:
             with opened_table(sel.path, _where(sel, f"DATA_DESC_ID == {dd.ddid}")) as sub:
@@ -78,6 +119,8 @@ def _weight(sub, sel: ReadSelection, s: SpwSlice, corr: np.ndarray, slicer, rows
 def longest_baselines_m(sel: ReadSelection) -> tuple[float, ...]:
     """Per spw slice, the longest projected baseline sqrt(u^2 + v^2) in metres of the
     selected rows (0 without rows); reads UVW only."""
+    if not sel.field_ids:
+        return tuple(0.0 for _ in sel.spws)
     out = []
     for s in sel.spws:
         ddids = [d.ddid for d in s.dds]

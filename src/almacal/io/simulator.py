@@ -339,3 +339,57 @@ def finish_columns(
             "%s: the simulator flagged %d samples; now unflagged", path, n_flagged, priority="WARN"
         )
     return n_flagged
+
+
+def rename_fields(path: str, renames: Mapping[str, str]) -> None:
+    """FIELD and SOURCE NAME: every row named old becomes new (simulate.archive)."""
+    if not renames:
+        return
+    for sub in ("FIELD", "SOURCE"):
+        with opened_table(f"{path}/{sub}", writable=True) as tb:
+            if tb.nrows() == 0:
+                continue
+            names = [str(n) for n in tb.getcol("NAME")]
+            tb.putcol("NAME", np.array([renames.get(n, n) for n in names]))
+
+
+def observation_time_range(path: str) -> np.ndarray:
+    """OBSERVATION TIME_RANGE (2, n_obs), MJD seconds."""
+    with opened_table(f"{path}/OBSERVATION") as tb:
+        return np.asarray(tb.getcol("TIME_RANGE"), dtype=float)
+
+
+def set_observation_time_range(path: str, time_range: np.ndarray) -> None:
+    """Write TIME_RANGE into every OBSERVATION row (as split leaves the parent's)."""
+    with opened_table(f"{path}/OBSERVATION", writable=True) as tb:
+        n = tb.nrows()
+        tb.putcol("TIME_RANGE", np.repeat(np.asarray(time_range)[:, :1], n, axis=1))
+
+
+def split_field_into_pointings(
+    path: str,
+    field: str,
+    offsets_rad: np.ndarray,
+    pointing_of: Callable[[np.ndarray], np.ndarray],
+) -> None:
+    """Add a FIELD row per extra pointing (a copy of field's row, every column, with
+    PHASE_DIR, DELAY_DIR and REFERENCE_DIR moved by offsets_rad (n, 2) (RA, Dec) rad;
+    pointing 0 keeps the row) and move field's main rows: pointing_of(TIME) gives each
+    row its pointing."""
+    with opened_table(f"{path}/FIELD", writable=True) as tb:
+        fid = [str(n) for n in tb.getcol("NAME")].index(field)
+        first_new = tb.nrows()
+        tb.addrows(len(offsets_rad) - 1)
+        for k, (dra, ddec) in enumerate(offsets_rad[1:]):
+            for col in tb.colnames():
+                value = tb.getcell(col, fid)
+                if col in ("PHASE_DIR", "DELAY_DIR", "REFERENCE_DIR"):
+                    value = np.array(value, dtype=float)
+                    value[0, 0] += dra
+                    value[1, 0] += ddec
+                tb.putcell(col, first_new + k, value)
+    new_ids = np.r_[fid, first_new + np.arange(len(offsets_rad) - 1)]
+    # the rows of one field of a test-size MS: read whole
+    with opened_table(path, f"FIELD_ID == {fid}", writable=True) as sub:
+        times = sub.getcol("TIME")
+        sub.putcol("FIELD_ID", new_ids[pointing_of(times)].astype(np.int32))

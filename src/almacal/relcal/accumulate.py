@@ -13,7 +13,7 @@ MS can be accumulated in another process.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -97,6 +97,10 @@ class MsPlan:
     spec: PassSpec = PassSpec()
 
 
+COUNT_ROWS, COUNT_VALID, COUNT_WEIGHTED = range(3)
+N_COUNTS = 3
+
+
 @dataclass(frozen=True)
 class MsSums:
     """The sums of one MS (or of the MSs of an epoch, added).
@@ -105,6 +109,9 @@ class MsSums:
     sums: the point sums then come from them, after the cuts, cuts.cut_sums);
     rows_unflagged : (n_cal,) rows with an unflagged parallel-hand visibility in the
     read channels;
+    counts : (n_cal, N_COUNTS) rows read (COUNT_ROWS), Stokes I visibilities that are
+    unflagged, finite and selected (COUNT_VALID), and those of them with a positive
+    weight (COUNT_WEIGHTED): what tells a user why a calibrator has no flux;
     time_range : (n_cal, 2) first and last TIME (MJD s) of rows with usable data,
     NaN without; uv_limits : shortest and longest uv distance (wavelengths) of the
     usable data; model_bins : (n_cal, n_spw, n_bin, N_BIN_SUMS); binned : per spw
@@ -115,6 +122,7 @@ class MsSums:
     point: np.ndarray
     rows_unflagged: np.ndarray
     time_range: np.ndarray
+    counts: np.ndarray = field(default_factory=lambda: np.zeros((0, N_COUNTS), np.int64))
     uv_limits: tuple[float, float] | None = None
     model_bins: np.ndarray | None = None
     binned: tuple[ChannelBins | None, ...] | None = None
@@ -125,6 +133,7 @@ class MsSums:
         return MsSums(
             point=self.point + other.point,
             rows_unflagged=self.rows_unflagged + other.rows_unflagged,
+            counts=self.counts + other.counts,
             time_range=np.stack(
                 [
                     np.fmin(self.time_range[:, 0], other.time_range[:, 0]),
@@ -223,6 +232,7 @@ class _Accumulator:
         n_cal, n_spw = plan.n_cal, plan.n_spw
         self.point = np.zeros((n_cal, n_spw, N_SUMS))
         self.rows_unflagged = np.zeros(n_cal, np.int64)
+        self.counts = np.zeros((n_cal, N_COUNTS), np.int64)
         self.time_range = np.stack([np.full(n_cal, np.inf), np.full(n_cal, -np.inf)], axis=1)
         self.uv_limits = (np.inf, 0.0)
         self.model_bins = None
@@ -268,6 +278,17 @@ class _Accumulator:
     def _add_rows(self, s: _Stokes, usable: np.ndarray) -> None:
         n_cal = self.plan.n_cal
         self.rows_unflagged += np.bincount(s.group[s.any_unflagged], minlength=n_cal)
+        n_valid = np.count_nonzero(s.valid, axis=1)
+        if s.w_i.ndim == 1:
+            n_weighted = n_valid * (s.w_i > 0)
+        else:
+            n_weighted = np.count_nonzero(s.valid & (s.w_i > 0), axis=1)
+        for col, per_row in (
+            (COUNT_ROWS, None),
+            (COUNT_VALID, n_valid),
+            (COUNT_WEIGHTED, n_weighted),
+        ):
+            self.counts[:, col] += np.bincount(s.group, per_row, minlength=n_cal).astype(np.int64)
         for j in range(n_cal):
             t = s.time[usable & (s.group == j)]
             if t.size:
@@ -305,6 +326,7 @@ class _Accumulator:
             point=self.point,
             rows_unflagged=self.rows_unflagged,
             time_range=time_range,
+            counts=self.counts,
             uv_limits=self.uv_limits if self.spec.uv_limits else None,
             model_bins=self.model_bins,
             binned=None

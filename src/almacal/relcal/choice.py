@@ -61,7 +61,10 @@ def fill_dropped(flux: np.ndarray, dropped: np.ndarray) -> np.ndarray:
         return flux
     kept = np.where(drop, np.nan, flux)
     out = kept.copy()
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        # a calibrator dropped in every epoch (or an epoch with no kept pair) has no
+        # prediction: its mean is an empty slice, NaN, and it stays out of Eq. 1-3
+        warnings.simplefilter("ignore", RuntimeWarning)
         out = np.where(drop, np.nanmean(kept, axis=0, keepdims=True), out)
         for _ in range(50):
             mean = np.nanmean(out, axis=0, keepdims=True)
@@ -73,30 +76,69 @@ def fill_dropped(flux: np.ndarray, dropped: np.ndarray) -> np.ndarray:
     return new
 
 
+def fill_sigma(
+    filled: np.ndarray, sigma: np.ndarray, flux: np.ndarray, dropped: np.ndarray
+) -> np.ndarray:
+    """sigma with each dropped pair's non-finite sigma (a pair without data) replaced by
+    its filled flux x its calibrator's median relative sigma over the kept pairs: what
+    a measurement would have had, so that Eq. 1-2 count the pair like the others."""
+    drop = np.broadcast_to(dropped.reshape(dropped.shape + (1,) * (flux.ndim - 2)), flux.shape)
+    missing = drop & ~np.isfinite(sigma)
+    if not missing.any():
+        return sigma
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a calibrator with no kept pair: NaN
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rel = np.nanmedian(np.where(drop, np.nan, np.abs(sigma / flux)), axis=0, keepdims=True)
+    return np.where(missing, np.abs(filled) * rel, sigma)
+
+
 def _mcf(flux, sigma, dropped):
-    return mean_correction_factors(fill_dropped(flux, dropped), sigma)
+    filled = fill_dropped(flux, dropped)
+    return mean_correction_factors(filled, fill_sigma(filled, sigma, flux, dropped))
 
 
-def _deviations(flux, sigma, used, dropped):
+def _robust_residuals(flux, used):
+    """log flux minus robust epoch and calibrator terms (Tukey's median polish), NaN where
+    a pair is not used or its flux is not positive.
+
+    log F_ij = a_i + b_j + r_ij: the epoch scale a_i and the calibrator's mean flux b_j
+    are medians over calibrators and over epochs of the scale-free fluxes, so one
+    outlier moves neither its calibrator's b_j nor (with three or more peers) its
+    epoch's a_i. A median of the raw fluxes over epochs would move whenever the
+    outlier changes the epochs' ranking (epoch scales of +-10 % against a 5 % jump),
+    shifting every MCF of that calibrator.
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        resid = np.where(used & (flux > 0), np.log(flux), np.nan)
+    for _ in range(50):
+        rows = np.nanmedian(resid, axis=1, keepdims=True)
+        resid = resid - np.nan_to_num(rows)
+        cols = np.nanmedian(resid, axis=0, keepdims=True)
+        resid = resid - np.nan_to_num(cols)
+        if np.nanmax(np.abs(np.concatenate([rows.ravel(), cols.ravel()])), initial=0.0) < 1e-12:
+            break
+    return resid
+
+
+def _deviations(flux, sigma, used):
     """Relative MCF deviations (n_epoch, n_cal) from the median of the other used
-    calibrators of the epoch, with median fluxes in Eq. 1 so that one outlier moves
-    neither its calibrator's other MCFs nor its peers' references; NaN where a pair
-    has fewer than two others. Also each pair's own relative sigma (x sqrt 2 for
-    the reference)."""
+    calibrators of the epoch, with robust calibrator means in Eq. 1 (_robust_residuals)
+    so that one outlier moves neither its calibrator's other MCFs nor its peers'
+    references; NaN where a pair has fewer than two others. Also each pair's own
+    relative sigma (x sqrt 2 for the reference)."""
     n_cal = flux.shape[1]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices give NaN
-        # dropped pairs as their peers predict them: every calibrator's median then
-        # runs over the same epochs
-        f = fill_dropped(flux, dropped)
-        mcf = np.nanmedian(f, axis=0, keepdims=True) / f
+        resid = _robust_residuals(flux, used)
         ref = np.full(flux.shape, np.nan)
         for j in range(n_cal):
             others = used & (np.arange(n_cal) != j)[None, :]
             enough = others.sum(axis=1) >= 2
-            med = np.nanmedian(np.where(others, mcf, np.nan), axis=1)
+            med = np.nanmedian(np.where(others, resid, np.nan), axis=1)
             ref[:, j] = np.where(enough, med, np.nan)
-        dev = np.where(used, mcf / ref - 1.0, np.nan)
+        # MCF = mean flux / flux: a pair high in flux has a low MCF
+        dev = np.where(used, np.exp(ref - resid) - 1.0, np.nan)
     return dev, np.sqrt(2.0) * np.abs(sigma / flux)
 
 
@@ -121,8 +163,11 @@ def choose_calibrators(
     fields: tuple[str, ...],
     rejectsigma: float,
     minfamily: int,
+    unusable: np.ndarray | None = None,
 ) -> CalibratorChoice:
-    """flux, sigma : (n_epoch, n_cal) Jy; excluded : the user's pairs (kept in Eq. 1).
+    """flux, sigma : (n_epoch, n_cal) Jy; excluded : the user's pairs (kept in Eq. 1);
+    unusable : (n_epoch, n_cal) why a pair cannot be used ('' when it can,
+    relcal.usable): those are dropped from the start, each with its reason.
 
     rejectsigma > 0: repeatedly drop the pair whose MCF lies furthest from the
     median of the other calibrators' MCFs in its epoch (MCFs from median fluxes,
@@ -134,12 +179,17 @@ def choose_calibrators(
     >= FAMILY_P_MIN), or else the one with the smallest reduced chi^2.
     """
     have = np.isfinite(flux) & np.isfinite(sigma)
+    bad = np.zeros(flux.shape, bool) if unusable is None else unusable != ""
     reasons = [
-        {"epoch": i + 1, "field": fields[j], "reason": "exclude (user)"}
-        for i, j in zip(*np.nonzero(excluded & have), strict=True)
+        {"epoch": int(i) + 1, "field": fields[j], "reason": "exclude (user)"}
+        for i, j in zip(*np.nonzero(excluded & have & ~bad), strict=True)
     ]
-    used = ~excluded & have
-    dropped = np.zeros_like(used)
+    reasons += [
+        {"epoch": int(i) + 1, "field": fields[j], "reason": str(unusable[i, j])}  # type: ignore[index]
+        for i, j in zip(*np.nonzero(bad), strict=True)
+    ]
+    used = ~excluded & have & ~bad
+    dropped = bad.copy()
     if rejectsigma > 0:
         reasons += _reject_outliers(flux, sigma, used, dropped, fields, rejectsigma)
     mcf, mcf_sigma = _mcf(flux, sigma, dropped)
@@ -167,7 +217,7 @@ def _reject_outliers(flux, sigma, used, dropped, fields, rejectsigma) -> list[di
     """Drop the worst pair (in used and dropped, in place) while it is an outlier."""
     reasons: list[dict] = []
     while True:
-        dev, rel_sigma = _deviations(flux, sigma, used, dropped)
+        dev, rel_sigma = _deviations(flux, sigma, used)
         if not np.isfinite(dev).any():
             return reasons
         scale = 1.4826 * np.nanmedian(np.abs(dev))

@@ -8,7 +8,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from almacal.casatask.checks import check_outfile, check_vis, split_names
+from almacal.casatask.log import casalog
 from almacal.msinfo import MsInfo
+from almacal.relcal.dates import observation_disagrees, rows_time_range, utc_date
+from almacal.relcal.fields import FIELD_MATCHES, FieldMatch, match_fields
 from almacal.relcal.plan import Target
 from almacal.relcal.results import Epoch, output_paths
 from almacal.relcal.selfcal_plan import DEFAULT_SOLINTS, parse_solints
@@ -28,6 +31,7 @@ class RelcalFitParams:
     infos: tuple[MsInfo, ...]  # in date order
     fields: tuple[str, ...]
     field_index: tuple[np.ndarray, ...]  # per MS: (n_field,) calibrator index, -1 elsewhere
+    missing: tuple[dict[int, str], ...]  # per MS: {calibrator: why it has no FIELD rows}
     channels: tuple[dict[int, np.ndarray], ...]  # per MS: {spw: channel mask}
     columns: tuple[str, ...]  # per MS: data column to fit
     uvrange: UvRange | None
@@ -45,8 +49,14 @@ class RelcalFitParams:
         return tuple(self.channels[0])
 
     def spw_freq_hz(self) -> tuple[float, ...]:
-        info, ch = self.infos[0], self.channels[0]
-        return tuple(float(info.chan_freq_hz[s][m].mean()) for s, m in ch.items())
+        return tuple(float(f) for f in _selected_freq_hz(self.infos[0], self.channels[0]))
+
+    def epoch_spw_freq_hz(self) -> np.ndarray:
+        """(n_epoch, n_spw) mean selected frequency of each spw over the epoch's MSs."""
+        freq = np.array(
+            [_selected_freq_hz(i, c) for i, c in zip(self.infos, self.channels, strict=True)]
+        )
+        return np.array([freq[self.epoch_of_ms == e].mean(axis=0) for e in range(len(self.epochs))])
 
     def targets(self) -> tuple[Target, ...]:
         """The user's MSs as relcal_fit reads them."""
@@ -85,36 +95,43 @@ class RelcalFitParams:
         outfile: str,
         overwrite: bool,
         options: FitOptions | None = None,
+        fieldmatch: str = "name",
+        matchradius: float = 1.0,
     ) -> RelcalFitParams:
         fields = _check_fields(field)
-        order = np.argsort([i.start_mjd_s for i in infos], kind="stable")
+        # date order of the MSs' own rows (an OBSERVATION table may name another day)
+        order = np.argsort([_first_row_s(i) for i in infos], kind="stable")
         infos = [infos[i] for i in order]
         channels = [channels[i] for i in order]
         _check_spws(infos, channels)
-        field_index = tuple(_field_index(info, fields) for info in infos)
+        _check_band(infos, channels)
+        match = _match_fields(infos, fields, fieldmatch, matchradius)
         columns = tuple(i.datacolumn(datacolumn) for i in infos)
         options = options or FitOptions()
         if options.minfamily > len(fields):
             raise ValueError(
                 f"minfamily={options.minfamily} exceeds the {len(fields)} calibrators in field"
             )
-        epochs, epoch_of_ms = _group_epochs(infos, groupby)
+        epochs, epoch_of_ms = _group_epochs(infos, match.field_index, channels, groupby)
         if len(epochs) < 2:
             raise ValueError(
                 f"vis gives {len(epochs)} epoch(s) (groupby={groupby!r}); "
                 "relative calibration needs at least two"
             )
+        excluded = _parse_exclude(exclude, len(epochs), fields)
+        _refuse_empty_epochs(epochs, epoch_of_ms, match.missing, excluded, fields)
         return cls(
             infos=tuple(infos),
             fields=fields,
-            field_index=field_index,
+            field_index=match.field_index,
+            missing=match.missing,
             channels=tuple(channels),
             columns=columns,
             uvrange=None if options.uvrange_common else parse_uvrange(uvrange),
             perspw=perspw,
             epochs=epochs,
             epoch_of_ms=epoch_of_ms,
-            excluded=_parse_exclude(exclude, len(epochs), fields),
+            excluded=excluded,
             outfile=check_outfile(outfile, overwrite, output_paths),
             overwrite=overwrite,
             options=options,
@@ -135,6 +152,7 @@ _OPTION_ARGS = (
     "model",
     "modelcheck",
     "fitposition",
+    "minfluxsnr",
 )
 _BUILD_ARGS = (
     "field",
@@ -145,6 +163,8 @@ _BUILD_ARGS = (
     "exclude",
     "outfile",
     "overwrite",
+    "fieldmatch",
+    "matchradius",
 )
 
 
@@ -155,6 +175,19 @@ def _check_fields(field: list[str]) -> tuple[str, ...]:
     if len(set(fields)) != len(fields):
         raise ValueError(f"field lists a calibrator twice: {list(fields)}")
     return fields
+
+
+def _match_fields(
+    infos: list[MsInfo], fields: tuple[str, ...], fieldmatch: str, matchradius: float
+) -> FieldMatch:
+    """relcal.fields.match_fields on checked fieldmatch and matchradius; its notes logged."""
+    _enum("fieldmatch", fieldmatch, FIELD_MATCHES)
+    if not (matchradius > 0 and np.isfinite(matchradius)):
+        raise ValueError(f"matchradius must be a positive number of arcsec, got {matchradius!r}")
+    match = match_fields(infos, fields, fieldmatch, matchradius)
+    for note in match.notes:
+        casalog.post(note, "WARN")
+    return match
 
 
 def _check_spws(infos: list[MsInfo], channels: list[dict[int, np.ndarray]]) -> None:
@@ -169,11 +202,86 @@ def _check_spws(infos: list[MsInfo], channels: list[dict[int, np.ndarray]]) -> N
             info.parallel_hands(int(info.ddid_pol[dd]))  # ValueError now, not mid-read
 
 
-def _field_index(info: MsInfo, fields: tuple[str, ...]) -> np.ndarray:
-    idx = np.full(len(info.field_names), -1)
-    for j, name in enumerate(fields):
-        idx[info.field_ids(name)] = j
-    return idx
+MAX_FREQ_FRACTION = 1e-3
+"""Largest relative difference of an spw's centre frequency between MSs. Doppler
+tracking moves a tuning by < 2e-4 between epochs; a calibrator's spectral index alpha
+turns a frequency difference df/f into a flux difference alpha df/f (0.25 % for dust
+at alpha 2.5 and 1e-3), which the rFCF would take for a flux-scale error."""
+
+
+def _selected_freq_hz(info: MsInfo, channels: dict[int, np.ndarray]) -> np.ndarray:
+    """(n_spw,) mean frequency of the selected channels of each spw."""
+    return np.array([info.chan_freq_hz[s][m.any(axis=0) if m.ndim == 2 else m].mean()
+                     for s, m in channels.items()])  # fmt: skip
+
+
+def _first_row_s(info: MsInfo) -> float:
+    return info.data_time_range[0] if info.data_time_range[1] > 0 else info.start_mjd_s
+
+
+def _setup(info: MsInfo, channels: dict[int, np.ndarray]) -> str:
+    return ", ".join("%.3f" % (f / 1e9) for f in _selected_freq_hz(info, channels)) + " GHz"
+
+
+def _check_band(infos: list[MsInfo], channels: list[dict[int, np.ndarray]]) -> None:
+    """Every MS's selected spws in the same ALMA bands, at the same frequencies within
+    MAX_FREQ_FRACTION: ValueError naming the MSs and their frequencies."""
+    bands = [tuple(i.spws[s].band for s in c) for i, c in zip(infos, channels, strict=True)]
+    if len(set(bands)) > 1:
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for m, b in enumerate(bands):
+            groups.setdefault(b, []).append(m)
+        raise ValueError(
+            "vis mixes ALMA bands: "
+            + "; ".join(
+                "Band %s: %s (%s)"
+                % (
+                    "/".join(map(str, sorted(set(b)))),
+                    ", ".join(infos[m].path for m in ms),
+                    _setup(infos[ms[0]], channels[ms[0]]),
+                )
+                for b, ms in groups.items()
+            )  # fmt: skip
+            + "; relative calibration compares the same set-up in every epoch: fit each band "
+            "on its own"
+        )
+    freq = [_selected_freq_hz(i, c) for i, c in zip(infos, channels, strict=True)]
+    diff = [float(np.max(np.abs(f / freq[0] - 1.0))) for f in freq]
+    if max(diff) > MAX_FREQ_FRACTION:
+        far = [m for m, d in enumerate(diff) if d > MAX_FREQ_FRACTION]
+        raise ValueError(
+            f"vis: spw centre frequencies differ by up to {100 * max(diff):.2f} % between the "
+            f"MSs (more than {100 * MAX_FREQ_FRACTION:g} %; a calibrator's spectral index makes "
+            "its flux differ by alpha times that): "
+            + "; ".join(f"{infos[m].path}: {_setup(infos[m], channels[m])}" for m in [0, *far])
+            + ". Select the same tuning in every epoch"
+        )
+
+
+def _refuse_empty_epochs(
+    epochs: tuple[Epoch, ...],
+    epoch_of_ms: np.ndarray,
+    missing: tuple[dict[int, str], ...],
+    excluded: np.ndarray,
+    fields: tuple[str, ...],
+) -> None:
+    """ValueError for an epoch whose MSs have none of the calibrators, or all excluded."""
+    for e, ep in enumerate(epochs):
+        ms = np.flatnonzero(epoch_of_ms == e)
+        absent = [j for j in range(len(fields)) if all(j in missing[m] for m in ms)]
+        if excluded[e].all():
+            raise ValueError(
+                f"exclude leaves epoch {ep.number} ({', '.join(ep.vis)}) without a calibrator "
+                f"(it excludes {', '.join(fields)} there): every epoch needs one for its rFCF"
+            )
+        if len(absent) == len(fields) or (excluded[e] | np.isin(range(len(fields)), absent)).all():
+            raise ValueError(
+                f"epoch {ep.number} ({', '.join(ep.vis)}) has no calibrator to fit: "
+                + "; ".join(
+                    f"{fields[j]}: " + (missing[ms[0]][j] if j in absent else "exclude (user)")
+                    for j in range(len(fields))
+                )
+            )
 
 
 @dataclass(frozen=True)
@@ -193,6 +301,7 @@ class FitOptions:
     model: str = "point"
     modelcheck: bool = False
     fitposition: bool = False
+    minfluxsnr: float = 10.0
 
     @classmethod
     def from_task_args(
@@ -211,6 +320,7 @@ class FitOptions:
         model: str,
         modelcheck: bool,
         fitposition: bool = False,
+        minfluxsnr: float = 10.0,
     ) -> FitOptions:
         """Checked task arguments; ValueError naming the parameter and the value."""
         _enum("gaintype", gaintype, ("G", "T"))
@@ -227,6 +337,8 @@ class FitOptions:
             )
         if minfamily < 0 or minfamily == 1:
             raise ValueError(f"minfamily must be 0 (off) or >= 2, got {minfamily!r}")
+        if not (minfluxsnr >= 0 and np.isfinite(minfluxsnr)):
+            raise ValueError(f"minfluxsnr must be a finite number >= 0, got {minfluxsnr!r}")
         return cls(
             selfcal=bool(selfcal),
             solints=parse_solints(solint) if selfcal else DEFAULT_SOLINTS,
@@ -241,6 +353,7 @@ class FitOptions:
             model=model,
             modelcheck=bool(modelcheck),
             fitposition=bool(fitposition),
+            minfluxsnr=float(minfluxsnr),
         )
 
 
@@ -252,19 +365,40 @@ def _enum(name: str, value: str, allowed: tuple[str, ...]) -> None:
         raise ValueError(f"{name}={value!r} is not one of {', '.join(map(repr, allowed))}")
 
 
-def _group_epochs(infos: list[MsInfo], groupby: str) -> tuple[tuple[Epoch, ...], np.ndarray]:
-    keys = [i.date if groupby == "day" else i.path for i in infos]
+def _group_epochs(
+    infos: list[MsInfo],
+    field_index: tuple[np.ndarray, ...],
+    channels: list[dict[int, np.ndarray]],
+    groupby: str,
+) -> tuple[tuple[Epoch, ...], np.ndarray]:
+    """Epochs in date order from the calibrators' rows (relcal.dates), grouped per MS or
+    per UTC day; a WARN for each MS whose OBSERVATION table names another day."""
+    spans = [
+        rows_time_range(i, f, list(c)) for i, f, c in zip(infos, field_index, channels, strict=True)
+    ]
+    for info, (first, _) in zip(infos, spans, strict=True):
+        warning = observation_disagrees(info, first)
+        if warning:
+            casalog.post(warning, "WARN")
+    keys = [
+        utc_date(a) if groupby == "day" else i.path for i, (a, _) in zip(infos, spans, strict=True)
+    ]
     uniq = list(dict.fromkeys(keys))  # date order, since infos are sorted
     epoch_of_ms = np.array([uniq.index(k) for k in keys])
-    epochs = tuple(
-        Epoch(
-            number=e + 1,
-            date=infos[int(np.flatnonzero(epoch_of_ms == e)[0])].date,
-            vis=tuple(infos[m].path for m in np.flatnonzero(epoch_of_ms == e)),
+    epochs = []
+    for e in range(len(uniq)):
+        ms = np.flatnonzero(epoch_of_ms == e)
+        start = min(spans[m][0] for m in ms)
+        epochs.append(
+            Epoch(
+                number=e + 1,
+                date=utc_date(start),
+                vis=tuple(infos[m].path for m in ms),
+                start_mjd_s=start,
+                end_mjd_s=max(spans[m][1] for m in ms),
+            )
         )
-        for e in range(len(uniq))
-    )
-    return epochs, epoch_of_ms
+    return tuple(epochs), epoch_of_ms
 
 
 def _parse_exclude(exclude: list[str], n_epoch: int, fields: tuple[str, ...]) -> np.ndarray:

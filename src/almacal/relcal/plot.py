@@ -8,14 +8,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from almacal.figures import new_figure, save, styled
+from almacal.relcal.dates import utc
 
 if TYPE_CHECKING:
     from almacal.relcal.results import RelcalResult
 
 
 def _x_positions(result: RelcalResult) -> tuple[np.ndarray, bool]:
-    """Observing dates (as datetime64), or epoch numbers when the dates span < 3 days."""
-    dates = np.array([np.datetime64(e.date) for e in result.epochs])
+    """Observing times (as datetime64: the epochs' first usable calibrator data,
+    relcal.dates), or epoch numbers when they span < 3 days."""
+    dates = np.array([_when(e) for e in result.epochs])
     if dates.size and (dates.max() - dates.min()) >= np.timedelta64(3, "D"):
         return dates, True
     return np.arange(1, len(result.epochs) + 1, dtype=float), False
@@ -87,10 +89,13 @@ def _top_panel(ax: Any, result: RelcalResult, x: np.ndarray, offsets: list[Any])
     if excluded:
         ax.plot([], [], "o", ms=13, mfc="none", mec="red", mew=1.5, label="left out of the rFCF")
     ax.axhline(1.0, color="0.6", lw=0.8, zorder=0, label="1: mean flux scale")
-    lo = np.nanmin(np.r_[f.rfcf - f.rfcf_std, (mcf - sig).ravel()])
-    hi = np.nanmax(np.r_[f.rfcf + f.rfcf_std, (mcf + sig).ravel()])
-    pad = 0.08 * max(hi - lo, 1e-4)
-    ax.set_ylim(lo - pad, hi + pad)
+    near = _near_one(mcf)
+    ax.set_ylim(
+        *_limits(
+            np.r_[f.rfcf - f.rfcf_std, (mcf - sig)[near]],
+            np.r_[f.rfcf + f.rfcf_std, (mcf + sig)[near]],
+        )
+    )
     # epoch numbers as a top axis: they never overlap the points or each other
     top = ax.secondary_xaxis("top")
     top.set_xticks(_as_numbers(x), [str(e.number) for e in result.epochs])
@@ -120,8 +125,30 @@ def _residual_panel(ax: Any, result: RelcalResult, x: np.ndarray, offsets: list[
             label=name,
         )
     ax.axhline(0.0, color="0.6", lw=0.8, zorder=0)
+    near = _near_one(mcf)
+    res, res_sig = 100 * (mcf / f.rfcf[:, None] - 1.0), 100 * sig / f.rfcf[:, None]
+    ax.set_ylim(*_limits(np.r_[(res - res_sig)[near], 0.0], np.r_[(res + res_sig)[near], 0.0]))
     ax.set_ylabel("MCF / rFCF - 1 (%)")
     ax.set_title(
         "each MCF relative to its epoch's rFCF; 1-sigma error bars (Eq. 2), "
         "which the markers above can hide"
     )
+
+
+def _when(epoch: Any) -> np.datetime64:
+    if np.isfinite(epoch.start_mjd_s):
+        return np.datetime64(utc(epoch.start_mjd_s).replace(tzinfo=None), "s")
+    return np.datetime64(epoch.date, "s")
+
+
+def _near_one(mcf: np.ndarray) -> np.ndarray:
+    """MCFs within a factor 3 of 1: an excluded weak or negative flux's MCF (any value)
+    must not set the axis range and squash the others; a variable calibrator's stays."""
+    return np.isfinite(mcf) & (mcf > 1 / 3) & (mcf < 3)
+
+
+def _limits(lo_values: np.ndarray, hi_values: np.ndarray) -> tuple[float, float]:
+    with np.errstate(invalid="ignore"):
+        lo, hi = float(np.nanmin(lo_values)), float(np.nanmax(hi_values))
+    pad = 0.08 * max(hi - lo, 1e-4)
+    return lo - pad, hi + pad

@@ -33,7 +33,7 @@ from almacal.relcal.uvgrid import (
     G_W_V,
     UvGrid,
 )
-from almacal.relcal.uvmodel import ModelFit, gaussian_bounds, gaussian_vis
+from almacal.relcal.uvmodel import ModelFit, fit_problem, gaussian_bounds, gaussian_vis
 
 START_TRIALS = 33
 """Offsets per axis of the dirty-image search that starts the fit."""
@@ -99,19 +99,26 @@ def fit_positions(cells: Sequence[Sequence[np.ndarray]], grid: UvGrid, model: st
     at_limit = np.zeros(shape, bool)
     n_vis = np.array([[c[:, G_N].sum() for c in row] for row in cells]).astype(np.int64)
     lim = grid.max_offset_arcsec
+    status = np.full(shape, "", dtype=object)
     for idx in np.ndindex(*shape):
         s = cells[idx[0]][idx[1]]
         s = s[s[:, G_W] > 0]
+        if s.shape[0] == 0:
+            continue
         if s.shape[0] < _N_PARAMS[model]:
+            status[idx] = f"only {s.shape[0]} (u, v) cells with data, {_N_PARAMS[model]} needed"
             continue
-        fitted = _fit_pair(s, model, lim)
-        if fitted is None:
-            continue
+        fitted, status[idx] = _fit_pair(s, model, lim)
         for k, v in fitted.items():
             out[k][idx] = v
         at_limit[idx] = max(abs(fitted["l"]), abs(fitted["m"])) >= 0.999 * lim
+        if at_limit[idx] and not status[idx]:
+            status[idx] = (
+                "offset (%+.2f, %+.2f) arcsec at the grid limit %.2f arcsec: the source is "
+                "not where the fit can follow it" % (fitted["l"], fitted["m"], lim)
+            )
     return PositionFit(
-        fit=ModelFit.from_columns(model, out, n_vis),
+        fit=ModelFit.from_columns(model, out, n_vis, status),
         dra_arcsec=out["l"],
         ddec_arcsec=out["m"],
         dra_sigma_arcsec=out["ls"],
@@ -121,9 +128,10 @@ def fit_positions(cells: Sequence[Sequence[np.ndarray]], grid: UvGrid, model: st
     )
 
 
-def _fit_pair(s: np.ndarray, model: str, lim: float) -> dict[str, float] | None:
+def _fit_pair(s: np.ndarray, model: str, lim: float) -> tuple[dict[str, float], str]:
     """Least squares on one pair's cells s (k, N_GRID_SUMS), offsets within +-lim arcsec;
-    the ModelFit columns (see ModelFit.from_columns) and l, m and their sigmas."""
+    the ModelFit columns (see ModelFit.from_columns) and l, m and their sigmas, and the
+    fit's problem ('' when none, uvmodel.fit_problem)."""
     from scipy.optimize import least_squares
 
     w = s[:, G_W]
@@ -152,8 +160,6 @@ def _fit_pair(s: np.ndarray, model: str, lim: float) -> dict[str, float] | None:
     fit = least_squares(
         resid, [*start, l0, m0], bounds=([*lo, -lim, -lim], [*hi, lim, lim]), x_scale="jac"
     )
-    if not fit.success:
-        return None
     x = fit.x
     cov = np.linalg.pinv(fit.jac.T @ fit.jac)
     # chi2 of the visibilities: scatter within cells plus the cells' residuals
@@ -161,15 +167,18 @@ def _fit_pair(s: np.ndarray, model: str, lim: float) -> dict[str, float] | None:
     dof = 2 * s[:, G_N].sum() - x.size
     chi2_red = max(chi2, 0.0) / dof if dof > 0 else np.nan
     scale = math.sqrt(chi2_red)
+    g = 0.0 if model == "point" else x[0] if model == "gaussian" else x[1]
+    fwhm = np.nan if model == "point" else x[-3]
+    problem = fit_problem(fit, hi[-1] if model != "point" else np.inf, g, fwhm)
     return {
         "t": x[0] if model != "point+gaussian" else x[0] + x[1],
         "tsw": math.sqrt(max(float(grad @ cov @ grad), 0.0)),
         "chi": chi2_red,
         "p": 0.0 if model == "gaussian" else x[0],
-        "g": 0.0 if model == "point" else x[0] if model == "gaussian" else x[1],
-        "fwhm": np.nan if model == "point" else x[-3],
+        "g": g,
+        "fwhm": fwhm,
         "l": x[-2],
         "m": x[-1],
         "ls": math.sqrt(max(cov[-2, -2], 0.0)) * scale,
         "ms": math.sqrt(max(cov[-1, -1], 0.0)) * scale,
-    }
+    }, problem

@@ -2,29 +2,42 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from almacal.constants import DAY_S
 from almacal.outputs import write_json
-from almacal.relcal.choice import CalibratorChoice, choose_calibrators, fill_dropped
+from almacal.relcal.choice import CalibratorChoice, choose_calibrators, fill_dropped, fill_sigma
 from almacal.relcal.cuts import CommonUvRange, LineChannels
+from almacal.relcal.dates import utc_iso
 from almacal.relcal.factors import EpochFactors, mean_correction_factors, relative_factors
 from almacal.relcal.fluxfit import PointFit, fit_point
 from almacal.relcal.posfit import PositionFit
 from almacal.relcal.selfcal_plan import SelfcalReport
+from almacal.relcal.usable import (
+    exclusion_entries,
+    first_reason,
+    no_reasons,
+    refuse_epochs_without_calibrator,
+    weak_reasons,
+)
 from almacal.relcal.uvmodel import ModelFit, RatioCheck
 
 
 @dataclass(frozen=True)
 class Epoch:
-    """One epoch: its MSs and the UTC date of its first observation."""
+    """One epoch: its MSs, the UTC date of its first calibrator row and the first and
+    last TIME (MJD s) of its calibrator rows (relcal.dates; NaN when not known)."""
 
     number: int  # 1-based, in date order
     date: str  # ISO date, YYYY-MM-DD
     vis: tuple[str, ...]
+    start_mjd_s: float = math.nan
+    end_mjd_s: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -49,7 +62,8 @@ class FitTable:
             mcf, mcf_sigma = mean_correction_factors(fit.flux, fit.sigma_chi2)
             return cls(fit=fit, mcf=mcf, mcf_sigma=mcf_sigma)
         filled = fill_dropped(fit.flux, dropped)
-        mcf, mcf_sigma = mean_correction_factors(filled, fit.sigma_chi2)
+        sigma = fill_sigma(filled, fit.sigma_chi2, fit.flux, dropped)
+        mcf, mcf_sigma = mean_correction_factors(filled, sigma)
         # a dropped pair's own MCF: the calibrator's mean over its measured flux
         mcf = mcf * filled / fit.flux
         return cls(fit=fit, mcf=mcf, mcf_sigma=mcf_sigma)
@@ -112,6 +126,9 @@ class RelcalResult:
     params: dict = field(default_factory=dict)
     choice: CalibratorChoice | None = None
     options: Options = field(default_factory=Options)
+    exclusions: tuple[dict, ...] = ()  # every pair out of the rFCF, with its reason
+    fit_status: np.ndarray | None = None  # (n_epoch, n_cal) 'ok' or why the fit is not one
+    epoch_spw_freq_hz: np.ndarray | None = None  # (n_epoch, n_spw)
 
     @classmethod
     def compute(
@@ -128,30 +145,30 @@ class RelcalResult:
         rejectsigma: float = 0.0,
         minfamily: int = 0,
         options: Options | None = None,
+        unusable: np.ndarray | None = None,
+        minfluxsnr: float = 0.0,
+        epoch_spw_freq_hz: np.ndarray | None = None,
     ) -> RelcalResult:
         """sums : (n_epoch, n_cal, n_spw, N_SUMS); excluded : (n_epoch, n_cal) bool.
 
         The MCFs use the total flux of options.model when there is one, else the
-        point fit of the sums; rejectsigma, minfamily : see relcal.choice.
+        point fit of the sums; rejectsigma, minfamily : see relcal.choice. Pairs
+        without data (unusable: their reasons, relcal.usable.data_reasons), whose model
+        fit failed or whose flux is <= 0 or below minfluxsnr sigma leave the rFCF and
+        Eq. 1 (relcal.usable); ValueError when an epoch is left without a calibrator.
         """
         options = options or Options()
         mf = options.model
         fit = fit_point(sums.sum(axis=2)) if mf is None else mf.total_fit()
-        total = FitTable.from_fit(fit)
-        used = ~excluded & np.isfinite(total.mcf)
-        choice = None
-        if rejectsigma > 0 or minfamily > 0:
-            choice = choose_calibrators(
-                fit.flux,
-                fit.sigma_chi2,
-                excluded=excluded,
-                fields=fields,
-                rejectsigma=rejectsigma,
-                minfamily=minfamily,
-            )
-            used = choice.used & np.isfinite(total.mcf)
-            total = FitTable.from_fit(fit, choice.dropped)
-        dropped = None if choice is None else choice.dropped
+        status = fit_status_reasons(mf, fit.flux.shape)
+        reasons = _reasons(fit, status, unusable, minfluxsnr)
+        plain = FitTable.from_fit(fit)
+        choice, used, dropped, exclusions = _choose(
+            fit, excluded, reasons, fields, rejectsigma, minfamily
+        )
+        used = used & np.isfinite(plain.mcf)
+        total = plain if dropped is None else FitTable.from_fit(fit, dropped)
+        refuse_epochs_without_calibrator(used, fit.flux, fit.sigma_chi2, exclusions, epochs, fields)
         return cls(
             epochs=epochs,
             fields=fields,
@@ -164,6 +181,9 @@ class RelcalResult:
             params=params,
             choice=choice,
             options=options,
+            exclusions=exclusions,
+            fit_status=_fit_status(fit, status),
+            epoch_spw_freq_hz=epoch_spw_freq_hz,
         )
 
     @property
@@ -184,6 +204,10 @@ class RelcalResult:
             "task": "relcal_fit",
             "epoch": [e.number for e in self.epochs],
             "date": [e.date for e in self.epochs],
+            "start_utc": [utc_iso(e.start_mjd_s) for e in self.epochs],
+            "end_utc": [utc_iso(e.end_mjd_s) for e in self.epochs],
+            "start_mjd": [_mjd(e.start_mjd_s) for e in self.epochs],
+            "end_mjd": [_mjd(e.end_mjd_s) for e in self.epochs],
             "vis": [list(e.vis) for e in self.epochs],
             "field": list(self.fields),
             "spw": list(self.spws),
@@ -195,7 +219,15 @@ class RelcalResult:
             "n_used": self.factors.n_used.tolist(),
             "vis_factors": self.vis_factors(),
             "params": self.params,
+            "exclusions": [dict(e) for e in self.exclusions],
         }
+        if self.fit_status is not None:
+            rec["fit_status"] = self.fit_status.tolist()
+        if self.epoch_spw_freq_hz is not None:
+            rec["epoch_spw_freq_hz"] = self.epoch_spw_freq_hz.tolist()
+        f = self.total.fit
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rec["flux_snr"] = (f.flux / f.sigma_chi2).tolist()
         rec.update(self.total.to_record())
         if self.per_spw is not None:
             rec.update(self.per_spw.to_record("_spw"))
@@ -260,6 +292,81 @@ class RelcalResult:
         t.meta["spw_freq_hz"] = list(self.spw_freq_hz)
         t.meta["description"] = "relcal_fit: point-source fluxes, MCF (Eq. 1-2), rFCF (Eq. 3)"
         return t
+
+
+def _reasons(
+    fit: PointFit, status: np.ndarray, unusable: np.ndarray | None, minfluxsnr: float
+) -> np.ndarray:
+    """Why each pair is unusable (relcal.usable): no data, a failed fit, a weak flux."""
+    return first_reason(
+        no_reasons(fit.flux.shape) if unusable is None else unusable,
+        np.where(status == "", "", "fit: " + status.astype(str)),
+        weak_reasons(fit.flux, fit.sigma_chi2, minfluxsnr),
+    )
+
+
+def _fit_status(fit: PointFit, status: np.ndarray) -> np.ndarray:
+    """'ok', the fit's problem, or 'not fitted (no data)' per pair."""
+    fitted = np.isfinite(fit.flux) | (status != "")
+    return np.where(fitted, np.where(status == "", "ok", status), "not fitted (no data)")
+
+
+def _choose(
+    fit: PointFit,
+    excluded: np.ndarray,
+    reasons: np.ndarray,
+    fields: tuple[str, ...],
+    rejectsigma: float,
+    minfamily: int,
+) -> tuple[CalibratorChoice | None, np.ndarray, np.ndarray | None, tuple[dict, ...]]:
+    """(choice or None, used, dropped or None, exclusions): relcal.choice when rejectsigma
+    or minfamily asks for it, else only the user's and the unusable pairs are out."""
+    if not (rejectsigma > 0 or minfamily > 0):
+        return (None, *_without_choice(fit, excluded, reasons, fields))
+    choice = choose_calibrators(
+        fit.flux,
+        fit.sigma_chi2,
+        excluded=excluded,
+        fields=fields,
+        rejectsigma=rejectsigma,
+        minfamily=minfamily,
+        unusable=reasons,
+    )
+    return choice, choice.used, choice.dropped, choice.exclusions
+
+
+def _without_choice(
+    fit: PointFit, excluded: np.ndarray, reasons: np.ndarray, fields: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray | None, tuple[dict, ...]]:
+    """(used, dropped or None, exclusions) without rejectsigma and minfamily: the
+    unusable pairs are dropped, the user's excluded ones only leave Eq. 3."""
+    bad = reasons != ""
+    exclusions = tuple(user_exclusions(excluded & ~bad, fit, fields))
+    return (
+        ~excluded & ~bad,
+        (bad if bad.any() else None),
+        exclusions + tuple(exclusion_entries(reasons, fields)),
+    )
+
+
+def _mjd(mjd_s: float) -> float | None:
+    return mjd_s / DAY_S if math.isfinite(mjd_s) else None
+
+
+def fit_status_reasons(model: ModelFit | None, shape: tuple[int, ...]) -> np.ndarray:
+    """(n_epoch, n_cal) the model fit's problems ('' = none); the point fit is linear."""
+    if model is None or model.status.shape != shape:
+        return no_reasons(shape)
+    return np.asarray(model.status, dtype=object)
+
+
+def user_exclusions(excluded: np.ndarray, fit: PointFit, fields: tuple[str, ...]) -> list[dict]:
+    """The user's exclude entries with a flux (those without one have their own reason)."""
+    have = np.isfinite(fit.flux) & np.isfinite(fit.sigma_chi2)
+    return [
+        {"epoch": int(i) + 1, "field": fields[j], "reason": "exclude (user)"}
+        for i, j in zip(*np.nonzero(excluded & have), strict=True)
+    ]
 
 
 def output_paths(outfile: str) -> dict[str, str]:

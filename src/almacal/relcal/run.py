@@ -37,11 +37,11 @@ from almacal.relcal.accumulate import (
     sum_epochs,
 )
 from almacal.relcal.cuts import CommonUvRange, LineChannels, cut_sums, find_lines
-from almacal.relcal.fluxfit import SUM_W
+from almacal.relcal.dates import pass_time_range, utc_date
 from almacal.relcal.params import RelcalFitParams
 from almacal.relcal.plan import Target, VisReader, ms_plan, read_slices
 from almacal.relcal.posfit import PositionFit, fit_positions
-from almacal.relcal.results import Options, RelcalResult
+from almacal.relcal.results import Epoch, Options, RelcalResult
 from almacal.relcal.selfcal import (
     SelfcalCalls,
     SelfcalOutcome,
@@ -50,6 +50,7 @@ from almacal.relcal.selfcal import (
     selfcal_ms,
 )
 from almacal.relcal.selfcal_plan import SelfcalReport
+from almacal.relcal.usable import Selection, data_reasons
 from almacal.relcal.uvbins import FINE_PER_DECADE, MODEL_PER_DECADE
 from almacal.relcal.uvgrid import MAX_OFFSET_ARCSEC, UvGrid, uv_grid
 from almacal.relcal.uvmodel import ModelFit, fit_models, ratio_check, uv_edges_lambda
@@ -106,14 +107,13 @@ def measure(
                 raise ValueError("selfcal=True needs the self-calibration steps")
             workdir = stack.enter_context(selfcal.scratch_directory(p.infos[0].path))
             targets, report = _self_calibrate(p, targets, reader, selfcal, workdir)
-        check = not p.options.selfcal  # selfcal checked each MS on its first pass
         twice = p.options.fitspw_auto and p.options.fitposition
-        m = (_measure_twice if twice else _measure_once)(p, reader, targets, check, mapper)
+        m = (_measure_twice if twice else _measure_once)(p, reader, targets, mapper)
         return replace(m, selfcal=report)
 
 
 def _measure_once(
-    p: RelcalFitParams, reader: MsReader, targets: list[Target], check: bool, mapper: Mapper
+    p: RelcalFitParams, reader: MsReader, targets: list[Target], mapper: Mapper
 ) -> Measured:
     opt = p.options
     deferred = opt.uvrange_common or opt.fitspw_auto
@@ -129,14 +129,14 @@ def _measure_once(
         uv_limits=opt.uvrange_common,
         max_bin_bytes=max_bin_bytes(len(targets)),
     )
-    epochs = read_epochs(p, reader, targets, spec, check, mapper)
+    epochs = read_epochs(p, reader, targets, spec, mapper)
     common = _common_uvrange(p, epochs) if opt.uvrange_common else None
     lines = _find_lines(p, epochs, targets[0], common) if opt.fitspw_auto else None
     return Measured(epochs, None, common, lines, grid)
 
 
 def _measure_twice(
-    p: RelcalFitParams, reader: MsReader, targets: list[Target], check: bool, mapper: Mapper
+    p: RelcalFitParams, reader: MsReader, targets: list[Target], mapper: Mapper
 ) -> Measured:
     opt = p.options
     spec = PassSpec(
@@ -145,7 +145,7 @@ def _measure_twice(
         uv_limits=opt.uvrange_common,
         max_bin_bytes=max_bin_bytes(len(targets)),
     )
-    first = read_epochs(p, reader, targets, spec, check, mapper)
+    first = read_epochs(p, reader, targets, spec, mapper)
     common = _common_uvrange(p, first) if opt.uvrange_common else None
     lines = _find_lines(p, first, targets[0], common)
     line_free = [lines.without_lines(t) for t in targets]
@@ -156,7 +156,7 @@ def _measure_twice(
         model_edges=uv_edges_lambda() if _needs_bins(p) else None,
         grid=grid,
     )
-    epochs = read_epochs(p, reader, line_free, spec, False, mapper)
+    epochs = read_epochs(p, reader, line_free, spec, mapper)
     return Measured(epochs, None, common, lines, grid, exact=True)
 
 
@@ -165,11 +165,11 @@ def read_epochs(
     reader: MsReader,
     targets: Sequence[Target],
     spec: PassSpec,
-    check: bool,
     mapper: Mapper = SERIAL,
 ) -> tuple[MsSums, ...]:
     """One pass per MS, summed per epoch in MS order (the same additions wherever the
-    passes ran); check: refuse a fully flagged field."""
+    passes ran; a calibrator without data in an epoch is excluded there by solve,
+    relcal.usable)."""
     n_cal = len(p.fields)
     jobs = [
         (
@@ -181,14 +181,7 @@ def read_epochs(
         for m, t in enumerate(targets)
     ]
     sums = mapper.map(MsPass(reader), jobs, [t.info.path for t in targets])
-
-    def passes() -> Iterator[MsSums]:
-        for m, s in enumerate(sums):
-            if check:
-                refuse_fully_flagged(s, p, m)
-            yield s
-
-    return tuple(sum_epochs(passes(), p.epoch_of_ms, len(p.epochs)))
+    return tuple(sum_epochs(sums, p.epoch_of_ms, len(p.epochs)))
 
 
 @dataclass(frozen=True)
@@ -202,16 +195,6 @@ class MsPass:
         (index, total, path), what, plan = job
         with progress(index, total, path, what) as counted:
             return accumulate(counted(self.reader.chunks(plan.selection)), plan)
-
-
-def refuse_fully_flagged(sums: MsSums, p: RelcalFitParams, m: int) -> None:
-    """ValueError when a calibrator has no unflagged row in MS m's selected spws."""
-    for j, name in enumerate(p.fields):
-        if sums.rows_unflagged[j] == 0:
-            raise ValueError(
-                f"field {name!r}: all data are flagged in {p.infos[m].path} "
-                f"for spw={list(p.channels[m])}"
-            )
 
 
 def _self_calibrate(
@@ -230,12 +213,11 @@ def _self_calibrate(
         gaintype=opt.gaintype,
         minsnr=opt.minsnr,
         combine=opt.combine,
+        minfluxsnr=opt.minfluxsnr,
     )
 
     def one(m: int, t: Target) -> SelfcalOutcome:
-        return selfcal_ms(
-            t, s, reader, calls, workdir, check=lambda sums: refuse_fully_flagged(sums, p, m)
-        )
+        return selfcal_ms(t, s, reader, calls, workdir)
 
     out, report = self_calibrate(targets, p.epoch_of_ms, len(p.epochs), s, one)
     for e, ep in enumerate(p.epochs):
@@ -379,31 +361,49 @@ def _cells(m: Measured, cut: CommonUvRange | None) -> list[list[np.ndarray]] | N
     return out
 
 
-def refuse_empty(p: RelcalFitParams, point: np.ndarray) -> None:
-    """ValueError naming the first (epoch, calibrator) without usable data."""
-    empty = np.argwhere(point[..., SUM_W].sum(axis=2) == 0)
-    if empty.size:
-        e, j = empty[0]
-        raise ValueError(
-            "field %r has no unflagged, finite data within spw=%r, uvrange=%r in epoch %d (%s)"
-            % (
-                p.fields[j],
-                p.call.get("spw", ""),
-                p.call.get("uvrange", ""),
-                e + 1,
-                ", ".join(p.epochs[e].vis),
-            )
-        )
+def unusable_data(p: RelcalFitParams, m: Measured, point: np.ndarray) -> np.ndarray:
+    """(n_epoch, n_cal) why a pair has no data ('' when it has), relcal.usable."""
+    missing: list[dict[int, str]] = []
+    for e in range(len(p.epochs)):
+        texts: dict[int, list[str]] = {}
+        for k in np.flatnonzero(p.epoch_of_ms == e):
+            for j, why in p.missing[k].items():
+                texts.setdefault(j, []).append(why)
+        missing.append({j: "; ".join(dict.fromkeys(t)) for j, t in texts.items()})
+    cuts = [
+        name
+        for name, on in (("uvrange='common'", m.common_uv), ("fitspw='auto'", m.lines))
+        if on is not None
+    ]
+    sel = Selection(
+        spw=str(p.call.get("spw", "")),
+        uvrange=str(p.call.get("uvrange", "")),
+        cuts=" and ".join(cuts),
+        selfcal_minsnr=p.options.minsnr if p.options.selfcal else None,
+        selfcal_had_data=None if m.selfcal is None else np.isfinite(m.selfcal.flux_before),
+    )
+    return data_reasons(m.epochs, point, [ep.vis for ep in p.epochs], missing, sel)
+
+
+def dated_epochs(p: RelcalFitParams, m: Measured) -> tuple[Epoch, ...]:
+    """The epochs with the first and last TIME of their usable calibrator data (the
+    pass), or of their selected rows (MsInfo) where no calibrator has data."""
+    out = []
+    for ep, sums in zip(p.epochs, m.epochs, strict=True):
+        start, end = pass_time_range(sums.time_range)
+        if np.isfinite(start):
+            ep = replace(ep, date=utc_date(start), start_mjd_s=start, end_mjd_s=end)
+        out.append(ep)
+    return tuple(out)
 
 
 def solve(p: RelcalFitParams, m: Measured) -> RelcalResult:
     """The fits from the measured sums (pure)."""
     opt = p.options
     fs = fit_sums(p, m)
-    refuse_empty(p, fs.point)
     model, position = _model_fit(p, fs, m.grid)
     result = RelcalResult.compute(
-        epochs=p.epochs,
+        epochs=dated_epochs(p, m),
         fields=p.fields,
         spws=p.spws,
         spw_freq_hz=p.spw_freq_hz(),
@@ -414,6 +414,9 @@ def solve(p: RelcalFitParams, m: Measured) -> RelcalResult:
         rejectsigma=opt.rejectsigma,
         minfamily=opt.minfamily,
         options=Options(m.selfcal, m.common_uv, m.lines, model, position),
+        unusable=unusable_data(p, m, fs.point),
+        minfluxsnr=opt.minfluxsnr,
+        epoch_spw_freq_hz=p.epoch_spw_freq_hz(),
     )
     if opt.modelcheck and fs.model_bins is not None:
         check = ratio_check(fs.model_bins, uv_edges_lambda(), result.used)
@@ -426,9 +429,11 @@ def solve(p: RelcalFitParams, m: Measured) -> RelcalResult:
                 ", ".join("%.4f" % r for r in result.rfcf),
             )
         )
-    if result.choice is not None:
-        for ex in result.choice.exclusions:
-            casalog.post("excluded epoch %(epoch)d %(field)s: %(reason)s" % ex)
+    for ex in result.exclusions:
+        user = ex["reason"] == "exclude (user)"
+        casalog.post(
+            "excluded epoch %(epoch)d %(field)s: %(reason)s" % ex, "INFO" if user else "WARN"
+        )
     return result
 
 
@@ -447,11 +452,24 @@ def _model_fit(
         return None, None
     if model != "point" and mf is not None:
         casalog.post(
-            "model %s: total flux = point + Gaussian; Gaussian FWHM (arcsec) per calibrator, "
-            "median over epochs: %s"
-            % (model, ", ".join("%.2f" % v for v in np.nanmedian(mf.fwhm_arcsec, axis=0)))
+            "model %s: total flux = %s; Gaussian FWHM (arcsec) per calibrator, median over "
+            "the good fits: %s"
+            % (
+                model,
+                "Gaussian flux" if model == "gaussian" else "point + Gaussian",
+                ", ".join(_median_fwhm(mf)),
+            )
         )
     return mf, pf
+
+
+def _median_fwhm(mf: ModelFit) -> list[str]:
+    """Per calibrator the median FWHM over epochs whose fit is good, 'none' without one."""
+    good = np.isfinite(mf.fwhm_arcsec) & (np.asarray(mf.status) == "")
+    return [
+        "%.2f" % np.median(mf.fwhm_arcsec[good[:, j], j]) if good[:, j].any() else "none"
+        for j in range(mf.fwhm_arcsec.shape[1])
+    ]
 
 
 def _log_positions(pf: PositionFit, p: RelcalFitParams) -> None:
@@ -475,7 +493,7 @@ def _log_positions(pf: PositionFit, p: RelcalFitParams) -> None:
     for e, j in zip(*np.nonzero(pf.at_limit), strict=True):
         casalog.post(
             "fitposition: epoch %d %s offset at the grid limit (%.2f arcsec): its flux is not "
-            "reliable; check the field's position"
+            "reliable and leaves the rFCF; check the field's position"
             % (e + 1, p.fields[j], pf.grid.max_offset_arcsec),
             "WARN",
         )

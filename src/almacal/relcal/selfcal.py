@@ -70,6 +70,7 @@ class SelfcalSettings:
     gaintype: str
     minsnr: float
     combine: str
+    minfluxsnr: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,28 @@ class SelfcalOutcome:
     flux_before: np.ndarray  # (n_cal,) Jy
     flux_after: np.ndarray  # (n_cal,) Jy
     phase_rms_deg: np.ndarray  # (n_cal, n_round)
+    calibrated: np.ndarray | None = None  # (n_cal,) bool: self-calibrated (else too weak)
+
+
+def _bright_enough(sums: MsSums, minfluxsnr: float) -> np.ndarray:
+    """(n_cal,) calibrators whose flux is > 0 and at least minfluxsnr sigma: a weaker one
+    gets no gaincal solution with SNR >= minsnr per antenna and solint, and applycal
+    would flag all its data."""
+    fit = fit_point(sums.point.sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        snr = fit.flux / fit.sigma_chi2
+    return np.asarray((fit.flux > 0) & (snr >= minfluxsnr))
+
+
+def _log_skipped(user: Target, s: SelfcalSettings, sums: MsSums, bright: np.ndarray) -> None:
+    fit = fit_point(sums.point.sum(axis=1))
+    for j in np.flatnonzero(~bright):
+        casalog.post(
+            "selfcal %s: %s not self-calibrated: flux %.4g +- %.2g Jy is below minfluxsnr %g "
+            "sigma, too weak for gaincal solutions (its data stay as they are)"
+            % (user.info.path, s.fields[j], fit.flux[j], fit.sigma_chi2[j], s.minfluxsnr),
+            "WARN",
+        )
 
 
 def selfcal_ms(
@@ -87,21 +110,44 @@ def selfcal_ms(
     reader: SelfcalReader,
     calls: SelfcalCalls,
     workdir: str,
-    check: Callable[[MsSums], None],
 ) -> SelfcalOutcome:
-    """Self-calibrate one MS's calibrators in a scratch copy; check(sums) sees the
-    copy's first pass (e.g. to refuse fully flagged fields)."""
+    """Self-calibrate one MS's calibrators in a scratch copy; calibrators below
+    minfluxsnr are left out of gaincal and applycal (their data stay as they are)."""
     target = _scratch_target(user, reader, calls, workdir)
     scratch, info, field_index = target.info.path, target.info, target.field_index
     ant = s.refant or _central_antenna_name(info, calls.antennas_with_data(scratch))
     n_cal = len(s.fields)
     sums = _sums(reader, target, n_cal, s.uvrange)
-    check(sums)
     flux = _fluxes(sums)
     before = flux[:, 0, 0]
+    bright = _bright_enough(sums, s.minfluxsnr)
+    _log_skipped(user, s, sums, bright)
+    rms = np.full((n_cal, len(s.solints)), np.nan)
+    if not bright.any():
+        return SelfcalOutcome(target, ant, before, before, rms, bright)
+    solved = (field_index >= 0) & bright[np.maximum(field_index, 0)]  # per FIELD_ID
+    fields = ",".join(str(i) for i in np.flatnonzero(solved))
+    target, flux = _rounds(user, target, s, reader, calls, ant, fields, flux, rms)
+    return SelfcalOutcome(target, ant, before, flux[:, 0, 0], rms, bright)
+
+
+def _rounds(
+    user: Target,
+    target: Target,
+    s: SelfcalSettings,
+    reader: SelfcalReader,
+    calls: SelfcalCalls,
+    ant: str,
+    fields: str,
+    flux: np.ndarray,
+    rms: np.ndarray,
+) -> tuple[Target, np.ndarray]:
+    """The gaincal/applycal rounds on the scratch copy target (fields: the FIELD ids
+    solved); rms (n_cal, n_round) filled in place; the corrected target and its fluxes."""
+    scratch, info, field_index = target.info.path, target.info, target.field_index
+    n_cal = len(s.fields)
     tables: list[str] = []
     maps: list[list[int]] = []
-    rms = np.full((n_cal, len(s.solints)), np.nan)
     spw_ids = sorted(int(x) for x in np.unique(info.ddid_spw))
     for k, solint in enumerate(s.solints):
         calls.write_model(info, model_table(info, field_index, flux[:, 1], target.channels))
@@ -109,6 +155,7 @@ def selfcal_ms(
         calls.gaincal(
             vis=scratch,
             caltable=table,
+            field=fields,
             solint=solint,
             combine=s.combine,
             refant=ant,
@@ -122,7 +169,12 @@ def selfcal_ms(
         maps.append(spw_map(spw_ids, s.combine))
         # calwt=False: the weights stay those of the user's data
         calls.applycal(
-            vis=scratch, gaintable=list(tables), spwmap=list(maps), calwt=False, flagbackup=False
+            vis=scratch,
+            field=fields,
+            gaintable=list(tables),
+            spwmap=list(maps),
+            calwt=False,
+            flagbackup=False,
         )
         rms[:, k] = _phase_rms(calls.solved_phases(table), field_index, n_cal)
         target = Target(info, field_index, target.channels, "CORRECTED_DATA")
@@ -138,7 +190,7 @@ def selfcal_ms(
                 ", ".join("%.4f" % f for f in flux[:, 0, 0]),
             )
         )
-    return SelfcalOutcome(target, ant, before, flux[:, 0, 0], rms)
+    return target, flux
 
 
 def _scratch_target(
@@ -230,6 +282,7 @@ def self_calibrate(
     n_cal = len(s.fields)
     before, after = np.zeros((n_epoch, n_cal)), np.zeros((n_epoch, n_cal))
     rms = np.full((n_epoch, n_cal, len(s.solints)), np.nan)
+    calibrated = np.ones((n_epoch, n_cal), bool)
     out, refants = [], []
     for m, t in enumerate(targets):
         casalog.post("selfcal %s: phase-only, solints %s" % (t.info.path, ", ".join(s.solints)))
@@ -239,6 +292,8 @@ def self_calibrate(
         before[e] = (before[e] * k + o.flux_before) / (k + 1)
         after[e] = (after[e] * k + o.flux_after) / (k + 1)
         rms[e] = np.fmax(rms[e], o.phase_rms_deg)
+        if o.calibrated is not None:
+            calibrated[e] &= o.calibrated
         out.append(o.target)
         refants.append(o.refant)
     report = SelfcalReport(
@@ -248,5 +303,6 @@ def self_calibrate(
         flux_after=after,
         phase_rms_deg=rms,
         seconds=time.perf_counter() - t0,
+        calibrated=calibrated,
     )
     return out, report

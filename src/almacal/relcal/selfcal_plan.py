@@ -89,9 +89,11 @@ class SelfcalReport:
     flux_after: np.ndarray
     phase_rms_deg: np.ndarray
     seconds: float
+    calibrated: np.ndarray | None = None  # (n_epoch, n_cal): False where too weak for it
 
     def to_record(self) -> dict:
-        return {
+        extra = {} if self.calibrated is None else {"selfcal_calibrated": self.calibrated.tolist()}
+        return extra | {
             "selfcal_solint": list(self.solints),
             "selfcal_refant": list(self.refant),
             "selfcal_flux_before": self.flux_before.tolist(),

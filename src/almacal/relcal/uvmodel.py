@@ -19,7 +19,7 @@ DSHARP's reduction utilities compare observations of one source).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -102,10 +102,12 @@ def gaussian_bounds(q_min_lambda: float) -> tuple[list[float], list[float], floa
 
 @dataclass(frozen=True)
 class ModelFit:
-    """Fits per (epoch, calibrator); NaN where no data or no convergence.
+    """Fits per (epoch, calibrator); NaN where no data.
 
     total : V(0) in Jy, the flux used for the MCF; point, gaussian : the two
-    components (0 when the model lacks one); fwhm_arcsec : Gaussian FWHM.
+    components (0 when the model lacks one); fwhm_arcsec : Gaussian FWHM;
+    status : '' for a good fit, else why it is not one (fit_problem), with the values
+    where the fit stopped.
     """
 
     model: str
@@ -117,10 +119,20 @@ class ModelFit:
     point: np.ndarray
     gaussian: np.ndarray
     fwhm_arcsec: np.ndarray
+    status: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=object))
 
     @classmethod
-    def from_columns(cls, model: str, out: dict[str, np.ndarray], n_vis: np.ndarray) -> ModelFit:
-        """out : t (total), tsw (its sigma from the weights), chi (chi2_red), p, g, fwhm."""
+    def from_columns(
+        cls,
+        model: str,
+        out: dict[str, np.ndarray],
+        n_vis: np.ndarray,
+        status: np.ndarray | None = None,
+    ) -> ModelFit:
+        """out : t (total), tsw (its sigma from the weights), chi (chi2_red), p, g, fwhm;
+        status : per pair '' or the fit's problem (all '' when None)."""
+        if status is None:
+            status = np.full(out["t"].shape, "", dtype=object)
         return cls(
             model=model,
             total=out["t"],
@@ -131,6 +143,7 @@ class ModelFit:
             point=out["p"],
             gaussian=out["g"],
             fwhm_arcsec=out["fwhm"],
+            status=status,
         )
 
     def total_fit(self) -> PointFit:
@@ -152,61 +165,110 @@ class ModelFit:
         }
 
 
+MIN_BINS = 4
+"""uv bins with data a Gaussian (plus point) fit needs: one more than its parameters."""
+
+FWHM_AT_BOUND = 0.999
+"""A fitted FWHM this close to its upper bound sits at the bound."""
+
+LSQ_STATUS = {
+    -1: "improper input to scipy least_squares",
+    0: "stopped at the evaluation limit without converging",
+}
+
+
+def fit_problem(fit, hi_fwhm: float, g_flux: float, fwhm: float) -> str:
+    """Why a least_squares result is not a usable fit, '' when it is.
+
+    Not converged (status <= 0), a non-finite solution, or a Gaussian FWHM at its
+    upper bound while the Gaussian has flux: then its total flux is extrapolated from
+    where it keeps 10 % of its visibility and is not measured (a Gaussian without
+    flux, or a FWHM at the lower bound, reduces to a point source and is fine).
+    """
+    if not fit.success:
+        return "did not converge: %s (status %d)" % (
+            LSQ_STATUS.get(fit.status, fit.message),
+            fit.status,
+        )
+    if not np.all(np.isfinite(fit.x)):
+        return "gave a non-finite solution"
+    if g_flux > 0 and np.isfinite(hi_fwhm) and fwhm >= FWHM_AT_BOUND * hi_fwhm:
+        return (
+            "Gaussian FWHM %.2f arcsec at its upper bound (the widest the shortest baseline "
+            "can measure): the total flux is not constrained" % fwhm
+        )
+    return ""
+
+
+def _fit_binned(s: np.ndarray, model: str) -> tuple[dict[str, float], str] | None:
+    """One pair's bins s (n_bin, N_BIN_SUMS): the ModelFit columns and the fit's problem
+    ('' when none); None without data."""
+    from scipy.optimize import least_squares
+
+    have = s[:, B_W] > 0
+    if not have.any():
+        return None
+    if have.sum() < MIN_BINS:
+        return {}, f"only {int(have.sum())} uv bins with data, {MIN_BINS} needed"
+    w = s[have, B_W]
+    y = s[have, B_W_RE] / w
+    q = s[have, B_W_Q] / w
+    sw = np.sqrt(w)
+    lo, hi, fwhm0 = gaussian_bounds(float(q.min()))
+    p0 = max(float(y.mean()), 0.0)
+    if model == "gaussian":
+
+        def resid(x):
+            return sw * (x[0] * gaussian_vis(q, x[1] * ARCSEC) - y)
+
+        start, lo, hi = [p0, fwhm0], lo[1:], hi[1:]
+        grad = np.array([1.0, 0.0])
+    else:
+
+        def resid(x):
+            return sw * (x[0] + x[1] * gaussian_vis(q, x[2] * ARCSEC) - y)
+
+        start = [p0, 0.0, fwhm0]
+        grad = np.array([1.0, 1.0, 0.0])
+    fit = least_squares(resid, start, bounds=(lo, hi), x_scale="jac")
+    x = fit.x
+    cov = np.linalg.pinv(fit.jac.T @ fit.jac)
+    # chi2 of the visibilities: within-bin scatter plus the binned residuals
+    chi2 = (s[have, B_W_ABS2] - w * y**2 - s[have, B_W_IM] ** 2 / w).sum() + 2 * fit.cost
+    dof = 2 * s[have, B_N].sum() - len(start)
+    g = x[0] if model == "gaussian" else x[1]
+    values = {
+        "t": x[0] if model == "gaussian" else x[0] + x[1],
+        "tsw": math.sqrt(max(float(grad @ cov @ grad), 0.0)),
+        "chi": max(chi2, 0.0) / dof if dof > 0 else np.nan,
+        "p": 0.0 if model == "gaussian" else x[0],
+        "g": g,
+        "fwhm": x[-1],
+    }
+    return values, fit_problem(fit, hi[-1], g, x[-1])
+
+
 def fit_models(sums: np.ndarray, model: str) -> ModelFit:
     """Fit model ('gaussian' or 'point+gaussian') to sums (n_epoch, n_cal, n_bin, N_BIN_SUMS).
 
     Each (epoch, calibrator) is fitted on its own (weighted least squares on the
     binned real parts; the bin means carry weight sum(w)). Fluxes are kept
     non-negative and the FWHM below the width the shortest baseline can still
-    measure (gaussian_bounds).
+    measure (gaussian_bounds). A fit that failed keeps where it stopped and says
+    why in status (fit_problem).
     """
-    from scipy.optimize import least_squares
-
     shape = sums.shape[:2]
     out = {k: np.full(shape, np.nan) for k in ("t", "tsw", "chi", "p", "g", "fwhm")}
+    status = np.full(shape, "", dtype=object)
     n_vis = sums[..., B_N].sum(axis=-1).astype(np.int64)
     for idx in np.ndindex(*shape):
-        s = sums[idx]
-        have = s[:, B_W] > 0
-        if have.sum() < 4:
+        fitted = _fit_binned(sums[idx], model)
+        if fitted is None:
             continue
-        w = s[have, B_W]
-        y = s[have, B_W_RE] / w
-        q = s[have, B_W_Q] / w
-        sw = np.sqrt(w)
-        p0 = y.mean()
-
-        lo, hi, fwhm0 = gaussian_bounds(float(q.min()))
-        p0 = max(p0, 0.0)
-        if model == "gaussian":
-
-            def resid(x, q=q, y=y, sw=sw):
-                return sw * (x[0] * gaussian_vis(q, x[1] * ARCSEC) - y)
-
-            start, lo, hi = [p0, fwhm0], lo[1:], hi[1:]
-            grad = np.array([1.0, 0.0])
-        else:
-
-            def resid(x, q=q, y=y, sw=sw):
-                return sw * (x[0] + x[1] * gaussian_vis(q, x[2] * ARCSEC) - y)
-
-            start = [p0, 0.0, fwhm0]
-            grad = np.array([1.0, 1.0, 0.0])
-        fit = least_squares(resid, start, bounds=(lo, hi), x_scale="jac")
-        if not fit.success:
-            continue
-        cov = np.linalg.pinv(fit.jac.T @ fit.jac)
-        # chi2 of the visibilities: within-bin scatter plus the binned residuals
-        chi2 = (s[have, B_W_ABS2] - w * y**2 - s[have, B_W_IM] ** 2 / w).sum() + 2 * fit.cost
-        dof = 2 * s[have, B_N].sum() - len(start)
-        x = fit.x
-        out["t"][idx] = x[0] if model == "gaussian" else x[0] + x[1]
-        out["tsw"][idx] = math.sqrt(max(float(grad @ cov @ grad), 0.0))
-        out["chi"][idx] = max(chi2, 0.0) / dof if dof > 0 else np.nan
-        out["p"][idx] = 0.0 if model == "gaussian" else x[0]
-        out["g"][idx] = x[0] if model == "gaussian" else x[1]
-        out["fwhm"][idx] = x[-1]
-    return ModelFit.from_columns(model, out, n_vis)
+        values, status[idx] = fitted
+        for k, v in values.items():
+            out[k][idx] = v
+    return ModelFit.from_columns(model, out, n_vis, status)
 
 
 @dataclass(frozen=True)

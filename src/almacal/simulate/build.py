@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from almacal.simulate.archive import archive_truth
 from almacal.simulate.config import EpochSetConfig
 from almacal.simulate.gridcal import obs_modes
 from almacal.simulate.model import (
@@ -50,6 +51,7 @@ from almacal.simulate.serpens import (
     SPW_NAMES,
     AntennaConfig,
     FieldModel,
+    band_spws,
     channel_frequencies,
     field_models,
     read_antenna_config,
@@ -115,25 +117,34 @@ class EpochSetup:
             noise_jy=np.full(n_spw, sigma_rad * noise),
         )
 
+    def spectral(self, band: int) -> tuple[tuple[str, ...], np.ndarray]:
+        """(spw names, channel frequencies (n_spw, n_chan)) of an epoch in band."""
+        if band == 7:
+            return SPW_NAMES, self.chan_freq_hz
+        names, centres = band_spws(band)
+        return names, channel_frequencies(self.config.n_chan, centres)
+
     def observation(self, date: str, transit_s: float, variation: EpochVariation) -> dict[str, Any]:
         """The simulator's observe() arguments for one epoch (but the MS path).
 
         transit_s : seconds after 00:00 UTC of the first field's transit on date.
         """
         c = self.config
-        duration = block_duration_s(len(self.fields), c.n_integration, c.integration_s, SCAN_GAP_S)
+        observed = [f.name for f in self.fields if f.name not in variation.missing_fields]
+        duration = block_duration_s(len(observed), c.n_integration, c.integration_s, SCAN_GAP_S)
         fields = variation.fields(self.fields)
         scans: tuple[ScanPlan, ...] = scan_plan(
-            [f.name for f in self.fields],
+            observed,
             n_integration=c.n_integration,
             integration_s=c.integration_s,
             centre_ha_s=centre_within_day(transit_s, duration),
         )
+        spw_names, chan_freq_hz = self.spectral(variation.band)
         return {
             "antennas": variation.antennas or self.antennas,
             "fields": fields,
-            "spw_names": SPW_NAMES,
-            "chan_freq_hz": self.chan_freq_hz,
+            "spw_names": spw_names,
+            "chan_freq_hz": chan_freq_hz,
             "channel_width_hz": SPW_BANDWIDTH_HZ / c.n_chan,
             "correlations": CORRELATIONS,
             "date": date,
@@ -187,7 +198,8 @@ def epoch_writer(
     north)} arcsec of its emission from the phase centre ({}: none).
     """
     c = setup.config
-    spw_order = [SPW_NAMES.index(n) for n in layout.spw_names]  # MS spw -> canonical
+    spw_names, chan_freq_hz = setup.spectral(variation.band)
+    spw_order = [spw_names.index(n) for n in layout.spw_names]  # MS spw -> canonical
     phase_rms = c.phase_rms_deg if variation.phase_rms_deg is None else variation.phase_rms_deg
     ant_phase = rng.normal(0.0, math.radians(phase_rms), size=(layout.times.size, layout.n_antenna))
     if variation.phase_coherence_s > 0:
@@ -196,13 +208,13 @@ def epoch_writer(
         variation.fields(setup.fields),
         layout.field_names,
         gain=np.asarray(gain)[spw_order],
-        chan_freq_hz=setup.chan_freq_hz[spw_order],
+        chan_freq_hz=chan_freq_hz[spw_order],
         ant_phase_rad=ant_phase,
         sigma_jy=setup.sigma_jy[spw_order],
         noise_jy=setup.noise_jy[spw_order],
     )
     line = line_spectrum(
-        layout.field_names, setup.chan_freq_hz[spw_order], spw_order, variation.line_peak_jy
+        layout.field_names, chan_freq_hz[spw_order], spw_order, variation.line_peak_jy
     )
     if line is not None:
         model = dataclasses.replace(model, line_jy=line)
@@ -223,11 +235,17 @@ def epoch_writer(
 
 
 def epoch_result(
-    setup: EpochSetup, layout: MsLayout, acc: FitAccumulator, path: str, date: str
+    setup: EpochSetup,
+    layout: MsLayout,
+    acc: FitAccumulator,
+    path: str,
+    date: str,
+    spw_names: Sequence[str] = SPW_NAMES,
 ) -> EpochResult:
-    """The accumulated ideal fit in setup's field and canonical spw order."""
+    """The accumulated ideal fit in setup's field and canonical spw order (spw_names:
+    the epoch's band's, band_spws)."""
     f_order = [layout.field_names.index(f.name) for f in setup.fields]
-    s_order = [layout.spw_names.index(n) for n in SPW_NAMES]
+    s_order = [layout.spw_names.index(n) for n in spw_names]
     return EpochResult(
         vis=os.path.basename(path),
         date=date,
@@ -248,6 +266,14 @@ def epoch_set_truth(
         truth.update(top)
         for entry, extra in zip(truth["epochs"], per_epoch, strict=True):
             entry.update(extra)
+        if any(v.band != 7 or v.missing_fields or v.field_rename for v in config.variations):
+            archive = archive_truth(config.variations, config.n_chan)
+            for entry, extra in zip(truth["epochs"], archive, strict=True):
+                entry.update(extra)
+    if config.split_observation:
+        truth["split_observation"] = True
+    if config.mosaic:
+        truth["mosaic"] = dict(config.mosaic)
     if config.source_offset_arcsec:
         truth["source_offset_arcsec"] = {k: list(v) for k, v in config.source_offset_arcsec.items()}
     return truth

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from almacal.simulate.archive import archive_variations, check_mosaic
 from almacal.simulate.gridcal import check_calibrator_fields
 from almacal.simulate.realworld import EpochVariation, epoch_variations, source_offsets
 from almacal.simulate.schedule import block_duration_s
@@ -50,6 +51,11 @@ DEFAULTS: dict[str, Any] = {
     "spw_scale_factor": None,
     "calibrator_fields": None,
     "source_offset_arcsec": None,
+    "epoch_band": None,
+    "missing_fields": None,
+    "field_rename": None,
+    "split_observation": False,
+    "mosaic": None,
 }
 """simulate_epochs' keyword arguments and their defaults (see EpochSetConfig)."""
 
@@ -88,6 +94,12 @@ class EpochSetConfig:
     source_offset_arcsec : {field: (east, north)} arcsec offsets of a field's
         emission (point, envelope and line) from its phase centre, every epoch;
         truth gets 'source_offset_arcsec'. {}: all at the phase centre (unchanged).
+    Archive-like traits (almacal.simulate.archive; all off by default): epoch_band,
+        missing_fields, field_rename (per epoch, in variations), split_observation
+        (every MS's OBSERVATION TIME_RANGE is the first epoch's, as split leaves it)
+        and mosaic ({field: n}: that field's rows split in time over n pointings
+        sharing its name, 12 arcsec apart; their visibilities stay those of the
+        field's phase centre, so fit such a field only to test name handling).
     """
 
     outdir: str
@@ -108,6 +120,8 @@ class EpochSetConfig:
     calibrator_fields: tuple[FieldModel, ...]
     source_offset_arcsec: Mapping[str, tuple[float, float]]
     variations: tuple[EpochVariation, ...] | None
+    split_observation: bool = False
+    mosaic: tuple[tuple[str, int], ...] = ()
 
     @property
     def scan_s(self) -> float:
@@ -147,15 +161,24 @@ class EpochSetConfig:
             spw_scale_factor=spw_factor,
             calibrator_fields=quasars,
             source_offset_arcsec=source_offsets(kw["source_offset_arcsec"], names),
-            variations=epoch_variations(
+            variations=archive_variations(
+                epoch_variations(
+                    n_epoch,
+                    epoch_phase_rms_deg=kw["epoch_phase_rms_deg"],
+                    antenna_config=kw["antenna_config"],
+                    cal_flux_scale=kw["cal_flux_scale"],
+                    line_peak_jy=kw["line_peak_jy"],
+                    datapath=datapath,
+                    phase_coherence_s=kw["phase_coherence_s"],
+                ),
                 n_epoch,
-                epoch_phase_rms_deg=kw["epoch_phase_rms_deg"],
-                antenna_config=kw["antenna_config"],
-                cal_flux_scale=kw["cal_flux_scale"],
-                line_peak_jy=kw["line_peak_jy"],
-                datapath=datapath,
-                phase_coherence_s=kw["phase_coherence_s"],
+                names,
+                epoch_band=kw["epoch_band"],
+                missing_fields=kw["missing_fields"],
+                field_rename=kw["field_rename"],
             ),
+            split_observation=_bool("split_observation", kw["split_observation"]),
+            mosaic=check_mosaic(kw["mosaic"], names),
         )
 
 
@@ -243,6 +266,12 @@ def _timing(kw: Mapping[str, Any], preset: SizePreset) -> dict[str, Any]:
     if duration > 20 * 3600.0:
         raise _bad("scan_s", scan_s, "8 scans that fit within one UTC day (< 20 h in all)")
     return {"n_chan": int(n_chan), "integration_s": integration, "n_integration": n_integration}
+
+
+def _bool(name: str, value: Any) -> bool:
+    if not _is_bool(value):
+        raise _bad(name, value, "True or False")
+    return bool(value)
 
 
 def _seed_overwrite(seed: Any, overwrite: Any) -> tuple[int, bool]:

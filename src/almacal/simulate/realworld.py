@@ -44,6 +44,10 @@ class EpochVariation:
     antennas: AntennaConfig | None = None
     field_scale: tuple[tuple[str, float], ...] = ()
     line_peak_jy: float = 0.0
+    # archive-like traits (almacal.simulate.archive)
+    band: int = 7
+    missing_fields: tuple[str, ...] = ()
+    field_rename: tuple[tuple[str, str], ...] = ()
 
     def fields(self, fields: Sequence[FieldModel]) -> tuple[FieldModel, ...]:
         """fields with this epoch's calibrator flux multipliers (point and envelope)."""

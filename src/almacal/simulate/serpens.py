@@ -30,6 +30,21 @@ SPW_BANDWIDTH_HZ = 1.875e9
 
 SPW_NAMES = tuple(f"ALMA_RB_07#BB_{k + 1}#SW-01#FULL_RES" for k in range(len(SPW_CENTRE_HZ)))
 
+BAND_LO_HZ = {7: REF_FREQ_HZ, 9: 669.0e9}
+"""LO1 of each band an epoch can be observed in: Band 7 as seed 000; Band 9 invented,
+with the spws at the same IF offsets (-7, -5, +5, +7 GHz) as Band 7's."""
+
+
+def band_spws(band: int) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    """(spw names, spw centres Hz) of a band's continuum set-up; Band 7 is SPW_NAMES,
+    SPW_CENTRE_HZ exactly."""
+    if band == 7:
+        return SPW_NAMES, SPW_CENTRE_HZ
+    offsets = np.asarray(SPW_CENTRE_HZ) - REF_FREQ_HZ
+    names = tuple(f"ALMA_RB_{band:02d}#BB_{k + 1}#SW-01#FULL_RES" for k in range(offsets.size))
+    return names, tuple(float(BAND_LO_HZ[band] + off) for off in offsets)
+
+
 CORRELATIONS = "XX YY"
 N_CORR = 2
 
@@ -192,8 +207,8 @@ def field_models(extended_fraction: float) -> tuple[FieldModel, ...]:
     return tuple(out)
 
 
-def channel_frequencies(n_chan: int) -> np.ndarray:
-    """Channel centres (n_spw, n_chan) in Hz, each spw centred on SPW_CENTRE_HZ."""
+def channel_frequencies(n_chan: int, centre_hz: tuple[float, ...] = SPW_CENTRE_HZ) -> np.ndarray:
+    """Channel centres (n_spw, n_chan) in Hz, each spw centred on centre_hz."""
     width = SPW_BANDWIDTH_HZ / n_chan
     offsets = (np.arange(n_chan) - (n_chan - 1) / 2.0) * width
-    return np.asarray(SPW_CENTRE_HZ)[:, None] + offsets[None, :]
+    return np.asarray(centre_hz)[:, None] + offsets[None, :]

@@ -16,9 +16,10 @@ order (equal weights), with n_e epochs, n_c calibrators and n_s spws:
 so the unbiased variance estimates divide by those degrees of freedom, and
 sigma_spw^2 subtracts the fit noise that the calibrator means still carry.
 Errors are those of a Gaussian variance with that many degrees of freedom,
-var(s^2) = 2 sigma^4 / dof. The paper's histogram widths (Fig. 4: 0.9 %, 0.5 %,
-0.8 %) are the plain widths of the three distributions; they are reported too
-(``width_*``), and are smaller than the model sigmas by the centring factors.
+var(s^2) = 2 sigma^4 / dof (for sigma_total, the effective dof of its two independent
+parts: the spw error is shared by the calibrators). The paper's histogram widths
+(Fig. 4: 0.9 %, 0.5 %, 0.8 %) are the plain widths of the three distributions; they
+are reported too (``width_*``), and are smaller than the model sigmas by the centring factors.
 
 Eq. 4 as printed divides MCF_ijk - mean_j MCF_ijk by each calibrator's own MCF_ij,
 which would leave each calibrator's MCF offset from the others of its epoch in the
@@ -168,7 +169,7 @@ def decompose(norm: np.ndarray, sigma: np.ndarray | None = None) -> Decompositio
     return Decomposition(
         residual=residual,
         spw_mean=spw_mean,
-        total=_width(total_var, n_c * dof_spw),
+        total=_width(total_var, _total_dof(fit_var, mean_var, dof_fit, dof_fit_eff, n_c, dof_spw)),
         fit=_width(fit_var, dof_fit_eff),
         sigma_spw_var=spw_var,
         sigma_spw_var_error=spw_var_error,
@@ -178,6 +179,24 @@ def decompose(norm: np.ndarray, sigma: np.ndarray | None = None) -> Decompositio
         dof_fit=dof_fit,
         dof_spw=dof_spw,
     )
+
+
+def _total_dof(
+    fit_var: float, mean_var: float, dof_fit: int, dof_fit_eff: float, n_c: int, dof_spw: int
+) -> float:
+    """Effective degrees of freedom of the total variance, 2 var^2 / var(var).
+
+    sum (r - 1)^2 = SS_fit + n_c SS_mean (Eq. 4 and 5 sums, independent): the spw error
+    d_ik is shared by the n_c calibrators, so it enters with dof_spw terms, not
+    n_c dof_spw. Without an spw error this is n_c dof_spw; when it dominates, dof_spw.
+    """
+    var_ss_fit = 2.0 * fit_var**2 * dof_fit**2 / dof_fit_eff
+    var_ss_mean = 2.0 * mean_var**2 * dof_spw
+    total = fit_var * dof_fit + n_c * mean_var * dof_spw
+    var_total = var_ss_fit + n_c**2 * var_ss_mean
+    if not var_total > 0:
+        return float(n_c * dof_spw)
+    return float(2.0 * total**2 / var_total)
 
 
 def _width(var: float, dof: float) -> Width:

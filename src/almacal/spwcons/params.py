@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 from dataclasses import dataclass
+from typing import Any
 
 from almacal.casatask.checks import check_outfile, split_names
 from almacal.spwcons.results import output_paths
@@ -27,6 +27,7 @@ class SpwConsistencyParams:
     outfile: str  # absolute stem, or ''
     overwrite: bool
     call: dict = dataclasses.field(default_factory=dict)  # the task's arguments, for the record
+    fit: Any = None  # relcal_fit's checked parameters for vis (RelcalFitParams), or None
 
     @classmethod
     def build(
@@ -118,9 +119,13 @@ def _check_fit_selection(vis: list[str], field: list[str], fit_params: dict) -> 
         raise ValueError(
             f"vis={vis!r} is one epoch (groupby='vis'); spwconsistency needs at least two"
         )
-    # one spw id, with or without channels ('3', '3:10~100;200~300'): nothing to compare
-    if re.fullmatch(r"\s*\d+\s*(:[^,]*)?", fit_params["spw"]):
+
+
+def check_spw_count(spws: tuple[int, ...], spw: str, vis: str) -> None:
+    """What spw selects in the MSs (relcal_fit's parameters, read before any fit) must be
+    at least two spectral windows: a single one has nothing to compare."""
+    if len(spws) < 2:
         raise ValueError(
-            f"spw={fit_params['spw']!r} selects one spectral window; spwconsistency needs "
-            "at least two (e.g. '' for all)"
+            f"spw={spw!r} selects {len(spws)} spectral window ({', '.join(map(str, spws))}) "
+            f"of {vis}; spwconsistency needs at least two (e.g. '' for all)"
         )

@@ -10,13 +10,12 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from almacal.casatask.checks import check_vis
 from almacal.casatask.log import casalog
 from almacal.casatask.spec import load_spec
 from almacal.relcal.task import RelcalFitTask
 from almacal.report.build import html_path, write_html
 from almacal.spwcons.inputs import PerSpwFits
-from almacal.spwcons.params import FIT_PARAM_DEFAULTS, SpwConsistencyParams
+from almacal.spwcons.params import FIT_PARAM_DEFAULTS, SpwConsistencyParams, check_spw_count
 from almacal.spwcons.results import SpwConsistencyResult, output_paths, write_outputs
 
 
@@ -39,7 +38,16 @@ class SpwConsistencyTask:
             outfile=args["outfile"],
             overwrite=args["overwrite"],
         )
-        return replace(p, call=dict(args))
+        p = replace(p, call=dict(args))
+        if p.resultfile:
+            return p
+        # relcal_fit's checks of vis (its MSs' metadata, the spw selection) before any fit;
+        # its other parameters keep their defaults (its XML)
+        fit_args = load_spec("relcal_fit").defaults() | p.fit_params
+        fit_args |= {"vis": list(p.vis), "field": list(p.field), "perspw": True, "outfile": ""}
+        fit = self.relcal.params(fit_args)
+        check_spw_count(fit.spws, p.fit_params["spw"], fit.infos[0].path)
+        return replace(p, fit=fit)
 
     def products(self, params: SpwConsistencyParams) -> Mapping[str, str]:
         if not params.outfile:
@@ -50,12 +58,9 @@ class SpwConsistencyTask:
         if params.resultfile:
             casalog.post("Reading per-spw fits from %s" % params.resultfile)
             return PerSpwFits.from_json(params.resultfile)
-        paths = check_vis(list(params.vis))
-        casalog.post("Running relcal_fit(perspw=True) on %d measurement sets" % len(paths))
-        # relcal_fit's other parameters keep their defaults (its XML)
-        args = load_spec("relcal_fit").defaults() | params.fit_params
-        args |= {"vis": list(paths), "field": list(params.field), "perspw": True, "outfile": ""}
-        rec = self.relcal.result(args).to_record()
+        fit = params.fit
+        casalog.post("Running relcal_fit(perspw=True) on %d measurement sets" % len(fit.infos))
+        rec = self.relcal.compute(fit, self.relcal.read(fit), {}).to_record()
         return PerSpwFits.from_record(rec, source="relcal_fit of vis")
 
     def compute(
