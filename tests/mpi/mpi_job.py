@@ -97,7 +97,7 @@ def main(spec_path: str) -> None:
     if lost_servers():
         return  # almacal.io.mpi.abort_world ends the MPI world at exit
     live = result["servers"]
-    # casampi's serve loop looks for the stop signal every 3 s: exit in ~2 s, not ~16 s
+    # casampi's serve loop looks for the stop signal every 3 s (stop took 6-9 s with this here)
     client.push_command_request(
         "MPIEnvironment.mpi_stop_service_sleep_time = 0.1", block=True, target_server=live
     )
