@@ -9,6 +9,7 @@ from almacal.casatask.skeleton import run_task
 from almacal.catalog_query import ServiceConfig
 from almacal.gridflux.task import GridfluxCheckTask
 from almacal.io.catalog_service import HttpCatalogClient
+from almacal.io.mpi import task_mapper
 from almacal.io.ms import CasaMs
 from almacal.io.msinfo import read_ms_info
 from almacal.msinfo import MsInfo
@@ -57,6 +58,7 @@ def gridflux_check(
     outfile,
     overwrite,
     indexfit,
+    parallel,
 ):
     """Grid calibrator flux vs the catalog now (seed 000 §3.2, §4.2). Parameters: the XML."""
-    return run_task(GridfluxCheckTask(CasaGridfluxReaders()), locals())
+    return run_task(GridfluxCheckTask(CasaGridfluxReaders(), task_mapper(parallel)), locals())

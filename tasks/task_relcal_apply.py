@@ -5,6 +5,7 @@ from __future__ import annotations
 from almacal.casatask.skeleton import run_task
 from almacal.casatask.terminal import say
 from almacal.io import caltables
+from almacal.io.mpi import task_mapper
 from almacal.io.msinfo import read_ms_info
 from almacal.relcal.apply import RelcalApplyTask
 
@@ -36,6 +37,7 @@ def relcal_apply(
     dryrun,
     overwrite,
     outfile,
+    parallel,
 ):
     """Rescale amplitudes per epoch (seed 000 App. E). Parameters: xml/relcal_apply.xml."""
-    return run_task(RelcalApplyTask(CasaApplyCalls()), locals())
+    return run_task(RelcalApplyTask(CasaApplyCalls(), task_mapper(parallel)), locals())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from almacal.casatask.skeleton import run_task
+from almacal.io.mpi import task_mapper
 from almacal.io.ms import CasaMs
 from almacal.io.selfcal import CasaSelfcal
 from almacal.relcal.task import RelcalFitTask
@@ -34,6 +35,7 @@ def relcal_fit(
     minfluxsnr,
     fieldmatch,
     matchradius,
+    parallel,
 ):
     """Relative flux calibration from stable calibrators. Parameters: xml/relcal_fit.xml."""
-    return run_task(RelcalFitTask(CasaMs(), CasaSelfcal()), locals())
+    return run_task(RelcalFitTask(CasaMs(), CasaSelfcal(), task_mapper(parallel)), locals())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from almacal.casatask.skeleton import run_task
+from almacal.io.mpi import task_mapper
 from almacal.io.ms import CasaMs
 from almacal.io.selfcal import CasaSelfcal
 from almacal.relcal.task import RelcalFitTask
@@ -23,6 +24,9 @@ def spwconsistency(
     siglevel,
     outfile,
     overwrite,
+    parallel,
 ):
     """Relative flux calibration between spws (seed 000 Sect. 3.4). Parameters: XML."""
-    return run_task(SpwConsistencyTask(RelcalFitTask(CasaMs(), CasaSelfcal())), locals())
+    return run_task(
+        SpwConsistencyTask(RelcalFitTask(CasaMs(), CasaSelfcal(), task_mapper(parallel))), locals()
+    )

@@ -4,13 +4,14 @@ and phase-calibrator check -> ECSV/JSON/PNG/flux.csv.
 
 The MS model, the catalog service client and the calibrated point flux of a field
 are passed in (GridfluxReaders), so the whole run works in unit tests without CASA
-or a network.
+or a network. The per-EB reads (MsInfo, the phase calibrator's point flux) go through
+a mapper (almacal.parallel): here, or on casampi servers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -27,6 +28,7 @@ from almacal.gridflux.service import CatalogClient
 from almacal.gridflux.sources import FileSource, ServiceSource
 from almacal.gridflux.targets import build_targets, phase_calibrators
 from almacal.msinfo import MsInfo
+from almacal.parallel import SERIAL, Mapper
 from almacal.report.build import html_path, write_html
 
 
@@ -58,12 +60,26 @@ class GridfluxData:
 
 
 @dataclass(frozen=True)
+class PointFlux:
+    """The phase calibrator's point flux in one EB, a unit a casampi server can run:
+    (MsInfo, field, spws) -> (flux, sum of weights)."""
+
+    readers: GridfluxReaders
+
+    def __call__(self, job: tuple[MsInfo, str, tuple[int, ...]]) -> tuple[np.ndarray, np.ndarray]:
+        return self.readers.point_flux(*job)
+
+
+@dataclass(frozen=True)
 class GridfluxCheckTask:
     readers: GridfluxReaders
+    mapper: Mapper = SERIAL
     name: str = "gridflux_check"
 
     def params(self, args: dict[str, Any]) -> GridfluxParams:
-        return GridfluxParams.from_task_args(args)
+        # parallel chose the mapper (tasks/task_gridflux_check.py); the record keeps it
+        checked = GridfluxParams.from_task_args({k: v for k, v in args.items() if k != "parallel"})
+        return replace(checked, call=dict(args))
 
     def products(self, params: GridfluxParams) -> dict[str, str]:
         if not params.outfile:
@@ -74,8 +90,7 @@ class GridfluxCheckTask:
         """flux.csv, then each EB's MsInfo (ALMA data only), then the catalog source."""
         table = read_flux_csv(params.fluxcsv) if params.fluxcsv else None
         infos = []
-        for vis in params.vis:
-            info = self.readers.read_info(vis)
+        for info in self.mapper.map(self.readers.read_info, params.vis, params.vis):
             check_alma(info)
             infos.append(info)
         if params.catalog == SERVICE:
@@ -139,7 +154,7 @@ class GridfluxCheckTask:
     ) -> tuple[tuple[PhaseCheck, ...], tuple[str, ...]]:
         """App. C per phase calibrator; one the catalog cannot give is skipped with a warning."""
         infos = {info.path: info for info in data.infos}
-        done, skipped = [], []
+        ready, skipped = [], []
         for t in targets:
             try:
                 cat = data.source.catalog(t.field, t.obs_date, params.options, t.radec_deg)
@@ -152,7 +167,11 @@ class GridfluxCheckTask:
                     "Phase check skipped for %s %s: %s" % (t.ms, t.field, exc), "WARN"
                 )
                 continue
-            flux, weight = self.readers.point_flux(infos[t.vis], t.field, t.spws)
+            ready.append((t, ex))
+        jobs = [(infos[t.vis], t.field, t.spws) for t, _ in ready]
+        fluxes = self.mapper.map(PointFlux(self.readers), jobs, [t.vis for t, _ in ready])
+        done = []
+        for (t, ex), (flux, weight) in zip(ready, fluxes, strict=True):
             pc = phase_check(t.ms, t.field, ex.extrapolation, flux, weight)
             self.readers.post(_phase_line(t, pc))
             done.append(pc)

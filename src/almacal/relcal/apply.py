@@ -7,17 +7,24 @@ every caltable is written, one MS at a time: an "in progress" HISTORY line, appl
 the HISTORY of the rescaling, then that MS's caltable is renamed into place. A failure
 leaves each MS either untouched or rescaled with its caltable and HISTORY (or, when
 applycal itself broke off, marked as interrupted).
+
+Each MS's split and gencal (MakeTables) and, in split mode, its applycal and HISTORY
+(ApplyTables) are picklable units that the mapper runs here or on a casampi server
+(almacal.parallel); the skeleton renames the split products together once every MS
+succeeded, as in a serial run. The inplace applycal stays in this process, one MS at a
+time, so that a failure leaves the state described above.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from almacal.msinfo import MsInfo
 from almacal.outputs import Staged, run_stamp, write_json
+from almacal.parallel import SERIAL, Mapper
 from almacal.relcal.rescale_plan import HISTORY_MARK, IN_PROGRESS, RelcalApplyParams, Rescale
 from almacal.report.build import html_path, write_html
 
@@ -64,10 +71,57 @@ class ApplyResult:
 
 
 @dataclass(frozen=True)
-class RelcalApplyTask:
-    """The skeleton's steps for relcal_apply; calls are the CASA steps."""
+class StagedMs:
+    """One MS to rescale with its products' staged names.
+
+    outputvis : the staged split copy (split mode), None in inplace mode; gain : gencal's
+    amplitude parameter.
+    """
+
+    vis: str
+    column: str
+    outputvis: str | None
+    caltable: str
+    gain: float
+
+    @property
+    def target(self) -> str:
+        """The MS that gets CORRECTED_DATA: the split copy, or vis itself (inplace)."""
+        return self.outputvis or self.vis
+
+
+@dataclass(frozen=True)
+class MakeTables:
+    """compute's unit of one MS: split (split mode), then gencal on the MS it applies to."""
 
     calls: ApplyCalls
+
+    def __call__(self, ms: StagedMs) -> None:
+        if ms.outputvis is not None:
+            self.calls.split_column(ms.vis, ms.outputvis, ms.column)
+        self.calls.make_amp_table(ms.target, ms.caltable, ms.gain)
+
+
+@dataclass(frozen=True)
+class ApplyTables:
+    """write's unit of one MS: applycal, then its HISTORY lines, written once."""
+
+    calls: ApplyCalls
+    origin: str
+
+    def __call__(self, job: tuple[StagedMs, list[str]]) -> None:
+        ms, messages = job
+        self.calls.apply_table(ms.target, ms.caltable)
+        self.calls.write_history(ms.target, messages, self.origin)
+
+
+@dataclass(frozen=True)
+class RelcalApplyTask:
+    """The skeleton's steps for relcal_apply; calls are the CASA steps, mapper runs each
+    MS's steps (here, or on casampi servers)."""
+
+    calls: ApplyCalls
+    mapper: Mapper = SERIAL
     name: str = "relcal_apply"
 
     def params(self, args: dict[str, Any]) -> RelcalApplyParams:
@@ -114,7 +168,7 @@ class RelcalApplyTask:
         self, params: RelcalApplyParams, data: tuple[str, ...], staged: Mapping[str, str]
     ) -> ApplyResult:
         """Split (split mode) and gencal each MS under the temporary product names."""
-        for i, (r, column) in enumerate(zip(params.rescales, data, strict=True)):
+        for r in params.rescales:
             self.calls.post(_plan_line(r, params))
             if params.outside_range(r):
                 self.calls.post(
@@ -122,13 +176,9 @@ class RelcalApplyTask:
                     % (r.factor, r.vis, *params.factorrange),
                     "WARN",
                 )
-            if params.dryrun:
-                continue
-            if params.mode == "split":
-                self.calls.split_column(r.vis, staged[f"outputvis{i}"], column)
-            self.calls.make_amp_table(
-                _target(params, staged, i), staged[f"caltable{i}"], r.gencal_parameter
-            )
+        if not params.dryrun:
+            jobs = _staged_ms(params, data, staged)
+            _complete(self.mapper.map(MakeTables(self.calls), jobs, [j.vis for j in jobs]))
         return ApplyResult(params.mode, params.dryrun, params.rescales, data, params.factorrange)
 
     def write(
@@ -145,20 +195,28 @@ class RelcalApplyTask:
         # the report first: in inplace mode the input MSs change last
         write_json(staged["json"], result.to_record())
         write_html(self.name, result.to_record(), staged)
-        inplace = params.mode == "inplace"
+        if params.mode == "split":
+            jobs = [
+                (ms, [r.history_line(), *params.call])
+                for ms, r in zip(_staged_ms(params, data, staged), params.rescales, strict=True)
+            ]
+            apply = ApplyTables(self.calls, self.name)
+            _complete(self.mapper.map(apply, jobs, [ms.vis for ms, _ in jobs]))
+            return
+        self._apply_inplace(params, staged)
+
+    def _apply_inplace(self, params: RelcalApplyParams, staged: Staged) -> None:
+        """The input MSs one at a time in this process, each committed with its caltable."""
         for i, r in enumerate(params.rescales):
-            target, marked = _target(params, staged, i), False
+            marked = False
             try:
-                if inplace:
-                    self.calls.write_history(target, [r.in_progress_line(run_stamp())], self.name)
-                    marked = True
-                self.calls.apply_table(target, staged[f"caltable{i}"])
-                self.calls.write_history(target, [r.history_line(), *params.call], self.name)
-                if inplace:
-                    staged.commit([f"caltable{i}"])
+                self.calls.write_history(r.vis, [r.in_progress_line(run_stamp())], self.name)
+                marked = True
+                self.calls.apply_table(r.vis, staged[f"caltable{i}"])
+                self.calls.write_history(r.vis, [r.history_line(), *params.call], self.name)
+                staged.commit([f"caltable{i}"])
             except Exception as exc:
-                if inplace:
-                    self._report_partial(params, i, marked, exc)
+                self._report_partial(params, i, marked, exc)
                 raise
 
     def _report_partial(
@@ -186,11 +244,25 @@ class RelcalApplyTask:
         self.calls.post(f"{done} {len(result.rescales)} MS ({result.mode}): {outs}")
 
 
-def _target(params: RelcalApplyParams, staged: Mapping[str, str], i: int) -> str:
-    """The MS that gets CORRECTED_DATA: the staged split copy, or vis itself (inplace)."""
-    if params.mode == "split":
-        return staged[f"outputvis{i}"]
-    return params.rescales[i].vis
+def _staged_ms(
+    params: RelcalApplyParams, columns: tuple[str, ...], staged: Mapping[str, str]
+) -> list[StagedMs]:
+    return [
+        StagedMs(
+            vis=r.vis,
+            column=column,
+            outputvis=staged[f"outputvis{i}"] if params.mode == "split" else None,
+            caltable=staged[f"caltable{i}"],
+            gain=r.gencal_parameter,
+        )
+        for i, (r, column) in enumerate(zip(params.rescales, columns, strict=True))
+    ]
+
+
+def _complete(results: Iterable[None]) -> None:
+    """Run every MS's unit (the mapper yields as each completes, in MS order)."""
+    for _ in results:
+        pass
 
 
 def _plan_line(r: Rescale, params: RelcalApplyParams) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Protocol
 
 import numpy as np
@@ -25,8 +26,10 @@ from almacal.casatask.log import casalog
 from almacal.casatask.terminal import progress
 from almacal.constants import C_M_S
 from almacal.msinfo import MsInfo
+from almacal.parallel import SERIAL, Mapper
 from almacal.relcal.accumulate import (
     BinPlan,
+    MsPlan,
     MsSums,
     PassSpec,
     accumulate,
@@ -36,7 +39,7 @@ from almacal.relcal.accumulate import (
 from almacal.relcal.cuts import CommonUvRange, LineChannels, cut_sums, find_lines
 from almacal.relcal.dates import pass_time_range, utc_date
 from almacal.relcal.params import RelcalFitParams
-from almacal.relcal.plan import Target, ms_plan, read_slices
+from almacal.relcal.plan import Target, VisReader, ms_plan, read_slices
 from almacal.relcal.posfit import PositionFit, fit_positions
 from almacal.relcal.results import Epoch, Options, RelcalResult
 from almacal.relcal.selfcal import (
@@ -88,8 +91,14 @@ def _needs_bins(p: RelcalFitParams) -> bool:
     return (opt.model != "point" and not opt.fitposition) or opt.modelcheck
 
 
-def measure(p: RelcalFitParams, reader: MsReader, selfcal: SelfcalCalls | None = None) -> Measured:
-    """The passes over every MS (see the module docstring)."""
+def measure(
+    p: RelcalFitParams,
+    reader: MsReader,
+    selfcal: SelfcalCalls | None = None,
+    mapper: Mapper = SERIAL,
+) -> Measured:
+    """The passes over every MS (see the module docstring); mapper runs each MS's pass
+    (almacal.parallel: here, or on MPI servers), the rest stays in this process."""
     with ExitStack() as stack:
         targets = list(p.targets())
         report = None
@@ -99,14 +108,16 @@ def measure(p: RelcalFitParams, reader: MsReader, selfcal: SelfcalCalls | None =
             workdir = stack.enter_context(selfcal.scratch_directory(p.infos[0].path))
             targets, report = _self_calibrate(p, targets, reader, selfcal, workdir)
         twice = p.options.fitspw_auto and p.options.fitposition
-        m = (_measure_twice if twice else _measure_once)(p, reader, targets)
+        m = (_measure_twice if twice else _measure_once)(p, reader, targets, mapper)
         return replace(m, selfcal=report)
 
 
-def _measure_once(p: RelcalFitParams, reader: MsReader, targets: list[Target]) -> Measured:
+def _measure_once(
+    p: RelcalFitParams, reader: MsReader, targets: list[Target], mapper: Mapper
+) -> Measured:
     opt = p.options
     deferred = opt.uvrange_common or opt.fitspw_auto
-    grid = _position_grid(p, reader, targets, p.uvrange) if opt.fitposition else None
+    grid = _position_grid(p, reader, targets, p.uvrange, mapper) if opt.fitposition else None
     per_decade = FINE_PER_DECADE if opt.uvrange_common else 0
     if not per_decade and _needs_bins(p):
         per_decade = MODEL_PER_DECADE
@@ -118,13 +129,15 @@ def _measure_once(p: RelcalFitParams, reader: MsReader, targets: list[Target]) -
         uv_limits=opt.uvrange_common,
         max_bin_bytes=max_bin_bytes(len(targets)),
     )
-    epochs = read_epochs(p, reader, targets, spec)
+    epochs = read_epochs(p, reader, targets, spec, mapper)
     common = _common_uvrange(p, epochs) if opt.uvrange_common else None
     lines = _find_lines(p, epochs, targets[0], common) if opt.fitspw_auto else None
     return Measured(epochs, None, common, lines, grid)
 
 
-def _measure_twice(p: RelcalFitParams, reader: MsReader, targets: list[Target]) -> Measured:
+def _measure_twice(
+    p: RelcalFitParams, reader: MsReader, targets: list[Target], mapper: Mapper
+) -> Measured:
     opt = p.options
     spec = PassSpec(
         uvrange=p.uvrange,
@@ -132,18 +145,18 @@ def _measure_twice(p: RelcalFitParams, reader: MsReader, targets: list[Target]) 
         uv_limits=opt.uvrange_common,
         max_bin_bytes=max_bin_bytes(len(targets)),
     )
-    first = read_epochs(p, reader, targets, spec)
+    first = read_epochs(p, reader, targets, spec, mapper)
     common = _common_uvrange(p, first) if opt.uvrange_common else None
     lines = _find_lines(p, first, targets[0], common)
     line_free = [lines.without_lines(t) for t in targets]
     uvr = p.uvrange if common is None else common.uvrange
-    grid = _position_grid(p, reader, line_free, uvr)
+    grid = _position_grid(p, reader, line_free, uvr, mapper)
     spec = PassSpec(
         uvrange=uvr,
         model_edges=uv_edges_lambda() if _needs_bins(p) else None,
         grid=grid,
     )
-    epochs = read_epochs(p, reader, line_free, spec)
+    epochs = read_epochs(p, reader, line_free, spec, mapper)
     return Measured(epochs, None, common, lines, grid, exact=True)
 
 
@@ -152,24 +165,36 @@ def read_epochs(
     reader: MsReader,
     targets: Sequence[Target],
     spec: PassSpec,
+    mapper: Mapper = SERIAL,
 ) -> tuple[MsSums, ...]:
-    """One pass per MS, summed per epoch (a calibrator without data in an epoch is
-    excluded there by solve, relcal.usable)."""
+    """One pass per MS, summed per epoch in MS order (the same additions wherever the
+    passes ran; a calibrator without data in an epoch is excluded there by solve,
+    relcal.usable)."""
     n_cal = len(p.fields)
+    jobs = [
+        (
+            (m + 1, len(targets), t.info.path),
+            "%d calibrators x %d spws, %s, epoch %d"
+            % (n_cal, len(p.spws), t.column, p.epoch_of_ms[m] + 1),
+            ms_plan(t, n_cal, spec),
+        )
+        for m, t in enumerate(targets)
+    ]
+    sums = mapper.map(MsPass(reader), jobs, [t.info.path for t in targets])
+    return tuple(sum_epochs(sums, p.epoch_of_ms, len(p.epochs)))
 
-    def passes() -> Iterator[MsSums]:
-        for m, t in enumerate(targets):
-            what = "%d calibrators x %d spws, %s, epoch %d" % (
-                n_cal,
-                len(p.spws),
-                t.column,
-                p.epoch_of_ms[m] + 1,
-            )
-            plan = ms_plan(t, n_cal, spec)
-            with progress(m + 1, len(targets), t.info.path, what) as counted:
-                yield accumulate(counted(reader.chunks(plan.selection)), plan)
 
-    return tuple(sum_epochs(passes(), p.epoch_of_ms, len(p.epochs)))
+@dataclass(frozen=True)
+class MsPass:
+    """One MS's pass, a picklable unit a casampi server can run: ((index, total, path),
+    what, plan) -> MsSums, with its progress line ('[3/7] ep03.ms: 1.2 GB read in 2.1 s')."""
+
+    reader: VisReader
+
+    def __call__(self, job: tuple[tuple[int, int, str], str, MsPlan]) -> MsSums:
+        (index, total, path), what, plan = job
+        with progress(index, total, path, what) as counted:
+            return accumulate(counted(self.reader.chunks(plan.selection)), plan)
 
 
 def _self_calibrate(
@@ -227,10 +252,15 @@ def max_uv_lambda(reader: MsReader, target: Target, uvrange: UvRange | None) -> 
 
 
 def _position_grid(
-    p: RelcalFitParams, reader: MsReader, targets: Sequence[Target], uvr: UvRange | None
+    p: RelcalFitParams,
+    reader: MsReader,
+    targets: Sequence[Target],
+    uvr: UvRange | None,
+    mapper: Mapper,
 ) -> UvGrid:
     """One (u, v) grid for every MS, sized by the longest baseline of all of them."""
-    q_max = max(max_uv_lambda(reader, t, uvr) for t in targets)
+    longest = partial(max_uv_lambda, reader, uvrange=uvr)
+    q_max = max(mapper.map(longest, targets, [t.info.path for t in targets]))
     grid = uv_grid(q_max, len(p.fields))
     casalog.post("fitposition: (u, v) grid of %s" % grid.describe())
     if p.perspw:

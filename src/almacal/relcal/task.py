@@ -3,7 +3,8 @@
 params (checks, MsInfo, channel selections) -> products (ECSV, JSON, PNG) ->
 read (relcal.run.measure) -> compute (relcal.run.solve) -> write -> record.
 The readers are given at construction: tasks/task_relcal_fit.py passes the
-casatools ones, unit tests fakes.
+casatools ones, unit tests fakes; so is the mapper that runs each MS's pass
+(almacal.parallel: here, or on casampi servers when parallel=True under MPI).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from almacal.casatask.log import casalog
+from almacal.parallel import SERIAL, Mapper
 from almacal.relcal.params import RelcalFitParams
 from almacal.relcal.results import RelcalResult, output_paths, write_outputs
 from almacal.relcal.run import Measured, MsReader, log_result, measure, solve
@@ -22,9 +24,12 @@ from almacal.report.build import html_path, write_html
 class RelcalFitTask:
     name = "relcal_fit"
 
-    def __init__(self, reader: MsReader, selfcal: SelfcalCalls | None = None):
+    def __init__(
+        self, reader: MsReader, selfcal: SelfcalCalls | None = None, mapper: Mapper = SERIAL
+    ):
         self.reader = reader
         self.selfcal = selfcal
+        self.mapper = mapper
 
     def params(self, args: dict[str, Any]) -> RelcalFitParams:
         return RelcalFitParams.from_task_args(args, self.reader)
@@ -35,7 +40,7 @@ class RelcalFitTask:
         return output_paths(params.outfile) | html_path(params.outfile, params.overwrite)
 
     def read(self, params: RelcalFitParams) -> Measured:
-        return measure(params, self.reader, self.selfcal)
+        return measure(params, self.reader, self.selfcal, self.mapper)
 
     def compute(
         self, params: RelcalFitParams, data: Measured, staged: Mapping[str, str]
