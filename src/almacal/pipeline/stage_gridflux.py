@@ -23,6 +23,7 @@ from pipeline.h.tasks.importdata import fluxes
 from pipeline.infrastructure import task_registry
 
 from almacal.gridflux.task import GridfluxCheckTask
+from almacal.pipeline.mpi import pipeline_mapper
 from almacal.pipeline.stagebase import (
     AlmacalResults,
     Section,
@@ -150,7 +151,7 @@ class GridfluxCheck(basetask.StandardTaskTemplate):
             "overwrite": True,
         }
         section = run_core(
-            GridfluxCheckTask(CasaGridfluxReaders()),
+            GridfluxCheckTask(CasaGridfluxReaders(), pipeline_mapper()),
             args,
             title=f"{STAGE}: gridflux_check",
             vis=vis,

@@ -25,6 +25,7 @@ from pipeline.infrastructure import casa_tasks, task_registry
 from almacal.io.ms import CasaMs
 from almacal.io.selfcal import CasaSelfcal
 from almacal.outputs import remove_path
+from almacal.pipeline.mpi import pipeline_mapper
 from almacal.pipeline.stagebase import (
     EXPECTED_ERRORS,
     AlmacalResults,
@@ -144,7 +145,10 @@ class Relcal(basetask.StandardTaskTemplate):
             "overwrite": True,
         }
         section = run_core(
-            RelcalFitTask(CasaMs(), CasaSelfcal()), args, title=f"{STAGE}: relcal_fit", vis=vis
+            RelcalFitTask(CasaMs(), CasaSelfcal(), pipeline_mapper()),
+            args,
+            title=f"{STAGE}: relcal_fit",
+            vis=vis,
         )
         if section.error is not None:
             return RelcalResults(vis, [section])

@@ -20,6 +20,7 @@ from pipeline.infrastructure import task_registry
 
 from almacal.io.ms import CasaMs
 from almacal.io.selfcal import CasaSelfcal
+from almacal.pipeline.mpi import pipeline_mapper
 from almacal.pipeline.stagebase import (
     AlmacalResults,
     Section,
@@ -129,7 +130,7 @@ class SpwConsistency(basetask.StandardTaskTemplate):
             "outfile": stem,
             "overwrite": True,
         }
-        steps = SpwConsistencyTask(RelcalFitTask(CasaMs(), CasaSelfcal()))
+        steps = SpwConsistencyTask(RelcalFitTask(CasaMs(), CasaSelfcal(), pipeline_mapper()))
         section = run_core(steps, args, title=f"{STAGE}: spwconsistency", vis=vis)
         if section.error is None:
             section = replace(section, **_gfluxscale_beside(inputs.context))
