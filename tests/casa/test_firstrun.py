@@ -197,7 +197,9 @@ def test_when_casatools_cannot_start_the_error_says_what_to_do(install, config, 
 def _readme_prompt_setup() -> str:
     """The README's command that registers the tasks for every CASA session."""
     text = (ROOT / "README.md").read_text()
-    [line] = [ln for ln in re.findall(r"^.*>> ~/.casa/startup.py.*$", text, re.M) if "cat" in ln]
+    lines = re.findall(r"^.*>> ~/.casa/startup.py.*$", text, re.M)
+    # the pipeline section appends casa_init/pipeline_startup.py the same way
+    [line] = [ln for ln in lines if "cat casa_init/startup.py" in ln]
     return line.strip()
 
 
