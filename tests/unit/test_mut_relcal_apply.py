@@ -16,6 +16,7 @@ from almacal.casatask.skeleton import run_task
 from almacal.msinfo import MsInfo
 from almacal.relcal.apply import RelcalApplyTask
 from almacal.relcal.rescale_plan import HISTORY_MARK
+from tests.unit.test_relcal_apply_steps import task_args
 
 
 class PerMsCalls:
@@ -84,21 +85,7 @@ def two_ms(tmp_path):
 
 
 def _args(vis, **kw):
-    base = dict(
-        vis=vis,
-        factor=[1.25, 0.8][: len(vis)],
-        factorfile="",
-        mode="split",
-        outputvis=[],
-        datacolumn="auto",
-        caltable=[],
-        force=False,
-        dryrun=False,
-        overwrite=False,
-        factorrange=[0.5, 2.0],
-        outfile="",
-    )
-    return base | kw
+    return task_args(vis, factor=[1.25, 0.8][: len(vis)], **kw)
 
 
 def _run(calls, args, monkeypatch):

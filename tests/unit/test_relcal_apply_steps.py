@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from almacal.casatask.skeleton import run_task
+from almacal.casatask.spec import load_spec
 from almacal.msinfo import MsInfo
 from almacal.relcal.apply import RelcalApplyTask
 from almacal.relcal.rescale_plan import HISTORY_MARK, IN_PROGRESS
@@ -73,22 +74,10 @@ def _ms(tmp_path, name):
     return str(path)
 
 
-def _args(vis, **kw):
-    base = dict(
-        vis=vis,
-        factor=[1.25] * len(vis),
-        factorfile="",
-        mode="split",
-        outputvis=[],
-        datacolumn="auto",
-        caltable=[],
-        force=False,
-        dryrun=False,
-        overwrite=False,
-        factorrange=[0.5, 2.0],
-        outfile="",
-    )
-    return base | kw
+def task_args(vis, **kw):
+    """relcal_apply's arguments: its XML defaults (the one definition, so a new parameter
+    needs no edit here), vis, a factor per MS, and kw."""
+    return load_spec("relcal_apply").defaults() | {"vis": vis, "factor": [1.25] * len(vis)} | kw
 
 
 def _run(calls, args, monkeypatch):
@@ -108,7 +97,7 @@ class _NoLog:
 def test_split_mode_works_on_staged_copies_then_renames(tmp_path, monkeypatch):
     vis = [_ms(tmp_path, "a.ms"), _ms(tmp_path, "b.ms")]
     calls = FakeCalls()
-    rec = _run(calls, _args(vis), monkeypatch)
+    rec = _run(calls, task_args(vis), monkeypatch)
     steps = [s[0] for s in calls.log]
     assert steps == ["split", "gencal", "split", "gencal"] + ["applycal", "history"] * 2
     split_a, gencal_a = calls.log[0], calls.log[1]
@@ -139,7 +128,7 @@ def test_inplace_changes_the_ms_only_after_every_caltable(tmp_path, monkeypatch)
         in_place.append(os.path.isdir(tmp_path / "a.relcal.amp")),
         apply(v, c),
     )
-    _run(calls, _args(vis, mode="inplace"), monkeypatch)
+    _run(calls, task_args(vis, mode="inplace"), monkeypatch)
     assert [s[0] for s in calls.log] == ["gencal", "gencal"] + ["mark", "applycal", "history"] * 2
     assert [s[1] for s in calls.log[2:]] == [vis[0]] * 3 + [vis[1]] * 3
     assert in_place == [False, True]  # committed per MS, after its HISTORY
@@ -155,7 +144,7 @@ def test_inplace_failure_on_a_later_ms_leaves_each_ms_untouched_or_complete(
     vis = [_ms(tmp_path, n) for n in ("a.ms", "b.ms", "c.ms")]
     calls = FakeCalls(fail_on=(fail_on, vis[1]))
     with pytest.raises(RuntimeError, match=f"{fail_on} failed"):
-        _run(calls, _args(vis, mode="inplace"), monkeypatch)
+        _run(calls, task_args(vis, mode="inplace"), monkeypatch)
     by_ms = {v: [s[0] for s in calls.log[3:] if s[1] == v] for v in vis}
     assert by_ms[vis[0]] == ["mark", "applycal", "history"]  # complete, with its caltable
     assert os.path.isdir(tmp_path / "a.relcal.amp")
@@ -170,27 +159,31 @@ def test_inplace_failure_on_a_later_ms_leaves_each_ms_untouched_or_complete(
 def test_a_failed_step_leaves_no_product(tmp_path, monkeypatch):
     vis = [_ms(tmp_path, "a.ms")]
     with pytest.raises(RuntimeError, match="applycal failed"):
-        _run(FakeCalls(fail_on="applycal"), _args(vis), monkeypatch)
+        _run(FakeCalls(fail_on="applycal"), task_args(vis), monkeypatch)
     assert os.listdir(tmp_path) == ["a.ms"]
 
 
 def test_dryrun_and_refusals_do_no_work(tmp_path, monkeypatch):
     vis = [_ms(tmp_path, "a.ms")]
     calls = FakeCalls()
-    rec = _run(calls, _args(vis, dryrun=True), monkeypatch)
+    rec = _run(calls, task_args(vis, dryrun=True), monkeypatch)
     assert calls.log == [] and not rec["applied"] and rec["rescale"][0]["factor"] == 1.25
     again = FakeCalls(history=[f"{HISTORY_MARK} amplitudes multiplied by factor=1.1"])
     with pytest.raises(ValueError, match="already rescaled .*force=True"):
-        _run(again, _args(vis), monkeypatch)
+        _run(again, task_args(vis), monkeypatch)
     with pytest.raises(ValueError, match="already has CORRECTED_DATA"):
-        _run(FakeCalls(columns=("DATA", "CORRECTED_DATA")), _args(vis, mode="inplace"), monkeypatch)
+        _run(
+            FakeCalls(columns=("DATA", "CORRECTED_DATA")),
+            task_args(vis, mode="inplace"),
+            monkeypatch,
+        )
     with pytest.raises(ValueError, match="datacolumn='corrected' but"):
-        _run(FakeCalls(), _args(vis, datacolumn="corrected"), monkeypatch)
+        _run(FakeCalls(), task_args(vis, datacolumn="corrected"), monkeypatch)
     with pytest.raises(ValueError, match="mode='sideways' is invalid"):
-        _run(FakeCalls(), _args(vis, mode="sideways"), monkeypatch)
+        _run(FakeCalls(), task_args(vis, mode="sideways"), monkeypatch)
     assert os.listdir(tmp_path) == ["a.ms"]
     forced = FakeCalls(history=again.history)
-    _run(forced, _args(vis, force=True), monkeypatch)
+    _run(forced, task_args(vis, force=True), monkeypatch)
     assert [s[0] for s in forced.log] == ["split", "gencal", "applycal", "history"]
 
 
@@ -198,12 +191,12 @@ def test_an_interrupted_inplace_rescaling_is_refused_with_its_state(tmp_path, mo
     vis = [_ms(tmp_path, "a.ms")]
     broken = FakeCalls(fail_on="applycal")
     with pytest.raises(RuntimeError):
-        _run(broken, _args(vis, mode="inplace"), monkeypatch)
+        _run(broken, task_args(vis, mode="inplace"), monkeypatch)
     mark = broken.log[-1][2]
     assert mark.startswith(IN_PROGRESS) and f"pid {os.getpid()}" in mark
     again = FakeCalls(history=[mark])
     with pytest.raises(ValueError, match="was interrupted while rescaling .*restore it"):
-        _run(again, _args(vis), monkeypatch)
+        _run(again, task_args(vis), monkeypatch)
     assert again.log == []
 
 
@@ -212,20 +205,20 @@ def test_factors_outside_factorrange_need_force_and_absurd_ones_are_refused(tmp_
     with pytest.raises(
         ValueError, match=r"factor for .*a.ms is 2.5, outside factorrange=\[0.5, 2\]"
     ):
-        _run(FakeCalls(), _args(vis, factor=[2.5]), monkeypatch)
+        _run(FakeCalls(), task_args(vis, factor=[2.5]), monkeypatch)
     assert _run(
-        FakeCalls(), _args(vis, factor=[2.5], factorrange=[0.4, 3.0], dryrun=True), monkeypatch
+        FakeCalls(), task_args(vis, factor=[2.5], factorrange=[0.4, 3.0], dryrun=True), monkeypatch
     )
     forced = FakeCalls()
-    rec = _run(forced, _args(vis, factor=[2.5], force=True), monkeypatch)
+    rec = _run(forced, task_args(vis, factor=[2.5], force=True), monkeypatch)
     assert rec["applied"] and rec["factorrange"] == [0.5, 2.0]
     assert any(p == "WARN" and "applied because force=True" in m for p, m in forced.posts)
     for absurd in (1e30, 1e-30):  # weights x 1e-60 or 1e60: float32 loses them
         with pytest.raises(ValueError, match="refused even with force=True"):
-            _run(FakeCalls(), _args(vis, factor=[absurd], force=True), monkeypatch)
+            _run(FakeCalls(), task_args(vis, factor=[absurd], force=True), monkeypatch)
     for bad in ([1.0], [2.0, 1.0], [0.0, 2.0], [0.5, float("inf")]):
         with pytest.raises(ValueError, match="factorrange=.* is invalid"):
-            _run(FakeCalls(), _args(vis, factorrange=bad), monkeypatch)
+            _run(FakeCalls(), task_args(vis, factorrange=bad), monkeypatch)
     assert sorted(os.listdir(tmp_path)) == [
         "a.ms",
         "a.rescaled.ms",
