@@ -31,14 +31,13 @@ from pipeline.infrastructure import task_registry
 from almacal.b2b.phases import circular_rms
 from almacal.b2b.task import B2BTask
 from almacal.io import b2b_calls
+from almacal.pipeline.mpi import pipeline_mapper
 from almacal.pipeline.stagebase import (
     AlmacalResults,
-    Mapper,
     Section,
     names,
     products_stem,
     run_core,
-    serial_map,
     task_defaults,
     xml_property,
 )
@@ -176,8 +175,6 @@ def _table_rms_deg(path: str) -> float:
 class B2BDiagnostics(basetask.StandardTaskTemplate):
     Inputs = B2BDiagnosticsInputs
     is_multi_vis_task = True
-    # per-MS work; a cluster run can set one that sends each job to an MPI server
-    mapper: Mapper = staticmethod(serial_map)
 
     def prepare(self) -> B2BDiagnosticsResults:
         inputs = self.inputs
@@ -193,7 +190,9 @@ class B2BDiagnostics(basetask.StandardTaskTemplate):
                 [ms.name for ms in mses], [Section(TASK, STAGE, None, error=message)]
             )
         jobs = [self._job(ms) for ms in b2b]
-        return B2BDiagnosticsResults([ms.name for ms in b2b], self.mapper(run_b2b_job, jobs))
+        # the pipeline's MPI servers in a cluster run (one job per MS), else this process
+        sections = pipeline_mapper().map(run_b2b_job, jobs, [job.vis for job in jobs])
+        return B2BDiagnosticsResults([ms.name for ms in b2b], list(sections))
 
     def analyse(self, result: B2BDiagnosticsResults) -> B2BDiagnosticsResults:
         return result

@@ -13,9 +13,9 @@ pipeline's own failed-task handling.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any
 
 import pipeline.infrastructure as infrastructure
 import pipeline.infrastructure.basetask as basetask
@@ -33,15 +33,6 @@ LOG = infrastructure.get_logger(__name__)
 # A bad argument, missing or unreadable data, an unreachable catalog service: the
 # stage reports it; the recipe goes on.
 EXPECTED_ERRORS = (ValueError, OSError, ServiceError)
-
-T = TypeVar("T")
-R = TypeVar("R")
-Mapper = Callable[[Callable[[T], R], Sequence[T]], list[R]]
-
-
-def serial_map(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
-    """The default mapper: one item after the other, in this process."""
-    return [fn(item) for item in items]
 
 
 @dataclass(frozen=True)
