@@ -7,6 +7,7 @@ Usage, from the repository root:
     .venv/bin/python benchmarks/mutation.py --package relcal     # one package, from scratch
     .venv/bin/python benchmarks/mutation.py --survivors          # retest the last survivors
     .venv/bin/python benchmarks/mutation.py --report             # report the last run only
+    .venv/bin/python benchmarks/mutation.py --sample 250         # a random 250 per package
 
 The default run is one resumable `mutmut run` over the four packages: the fastest
 mutants go first, a mutant already tested keeps its result, so running it again after
@@ -32,6 +33,12 @@ Score per package = killed / (total - equivalent). "Equivalent" survivors are
     (1e9 -> 1000000001.0); only np.errstate's settings, zip's strict= or np.asarray's
     dtype=float. Found by comparing the syntax trees of the original and the mutated
     function; each reason is counted in the report.
+--sample N tests a seeded random sample of N mutants per package (every mutant equally
+likely, unlike a cut-short full run, which has tested the fastest first) and reports the
+score over the sample with its 95 % Wilson interval; the sample's names are kept in
+mutants/sample.txt, so --sample-report reports it again and --survivors retests its
+survivors.
+
 Mutants whose function no unit test calls ("no tests") count as not killed; the last
 column gives the score over the mutants tested so far (without the "not checked" ones).
 """
@@ -42,6 +49,8 @@ import argparse
 import ast
 import collections
 import fnmatch
+import math
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -263,6 +272,65 @@ def classify(names: dict[str, str]) -> dict[str, str]:
     return out
 
 
+def draw_sample(packages: tuple[str, ...], n: int, seed: int, timeout_s: int) -> list[str]:
+    """n mutant names per package, drawn uniformly; mutmut generates the mutants first
+    (a run of a name that matches none makes them and tests nothing)."""
+    names = statuses() if (ROOT / "mutants").exists() else {}
+    if not names:
+        run_mutmut(["almacal.no_such_module.*"], timeout_s, "generate")
+        names = statuses()
+    rng = random.Random(seed)
+    sample: list[str] = []
+    for package in packages:
+        mine = sorted(x for x in names if x.startswith(f"almacal.{package}."))
+        sample += rng.sample(mine, min(n, len(mine)))
+    (ROOT / "mutants" / "sample.txt").write_text("\n".join(sample) + "\n")
+    return sample
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % Wilson score interval of a binomial proportion k/n."""
+    if n == 0:
+        return float("nan"), float("nan")
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+def report_sample(packages: tuple[str, ...]) -> None:
+    """Score over mutants/sample.txt only, with its interval."""
+    sample = set((ROOT / "mutants" / "sample.txt").read_text().split())
+    names = {n: s for n, s in statuses().items() if n in sample}
+    equivalent = classify(names)
+    print(f"{'package':10s} {'sample':>6s} {'killed':>6s} {'surv':>6s} {'no test':>7s} ", end="")
+    print(f"{'equiv':>6s} {'unrun':>6s} {'score':>7s}  95 % interval")
+    for package in packages:
+        mine = {n: s for n, s in names.items() if n.startswith(f"almacal.{package}.")}
+        count = collections.Counter(mine.values())
+        n_eq = sum(n in equivalent for n in mine)
+        killed = count["killed"] + count["timeout"]
+        tested = len(mine) - n_eq - count["not checked"]
+        lo, hi = wilson(killed, tested)
+        score = 100.0 * killed / tested if tested else float("nan")
+        print(
+            f"{package:10s} {len(mine):6d} {killed:6d} {count['survived'] - n_eq:6d} "
+            f"{count['no tests']:7d} {n_eq:6d} {count['not checked']:6d} {score:6.1f}%  "
+            f"{100 * lo:.1f}-{100 * hi:.1f} %"
+        )
+    left = sorted(
+        n for n, s in names.items() if s in ("survived", "no tests") and n not in equivalent
+    )
+    reasons = collections.Counter(equivalent.values())
+    print("equivalent survivors by reason:")
+    for reason, k in reasons.most_common():
+        print(f"  {k:5d}  {reason}")
+    (ROOT / "mutants" / "survivors.txt").write_text("\n".join(left) + "\n")
+    print(f"{len(left)} not killed and not equivalent: mutants/survivors.txt")
+    for name in left:
+        print(f"  {name}")
+
+
 def report(packages: tuple[str, ...]) -> None:
     names = statuses()
     equivalent = classify(names)
@@ -305,9 +373,21 @@ def main() -> None:
     ap.add_argument("--survivors", action="store_true", help="retest mutants/survivors.txt")
     ap.add_argument("--report", action="store_true", help="only report the last run")
     ap.add_argument("--timeout", type=int, default=5400, help="seconds per mutmut session")
+    ap.add_argument("--sample", type=int, help="test a random N mutants per package")
+    ap.add_argument("--seed", type=int, default=20261201, help="the sample's seed")
+    ap.add_argument("--sample-report", action="store_true", help="report the last sample")
     args = ap.parse_args()
     packages = tuple(args.package or PACKAGES)
     sessions: list[tuple[str, list[str]]] = []
+    if args.sample_report:
+        report_sample(packages)
+        return
+    if args.sample:
+        names = draw_sample(packages, args.sample, args.seed, args.timeout)
+        rc = run_mutmut(names, args.timeout, "sample")
+        print(f"sample: mutmut exit {rc}" + (" (timed out)" if rc == 124 else ""))
+        report_sample(packages)
+        return
     if args.report:
         pass
     elif args.survivors:
