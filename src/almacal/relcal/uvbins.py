@@ -136,30 +136,33 @@ class ChannelBinner:
         order: Layout = "F" if v_i.flags.f_contiguous and not v_i.flags.c_contiguous else "C"
         key, k0, span = self._keys(group, uvdist_m, k_per_m, order)
         key = key.ravel(order=order)
-        abs2 = np.abs(v_i)  # |v|^2 by hypot and a square: 2x faster than re^2 + im^2
-        abs2 *= abs2
-        abs2 *= w
-        # unused points have weight 0 (no boolean compress: ~2x faster)
-        columns = [
-            (B_W, w),
-            (B_W_RE, w * v_i.real),
-            (B_W_IM, w * v_i.imag),
-            (B_W_ABS2, abs2),
-            (B_N, None if used.all() else used.astype(float)),
-        ]
-        if self.bins.per_decade and self.per_channel:
-            # sum(w q) = (nu / c) sum(w d) in each channel: the factor goes on the sums
-            columns.append((B_W_Q, w * uvdist_m[:, None]))
-        elif self.bins.per_decade:
-            columns.append((B_W_Q, w * uvdist_m[:, None] * k_per_m[None, :]))
         # only the span of keys this chunk touches (one calibrator's scans, a few bins)
         flat_sums = self.bins.sums.reshape(-1, N_BIN_SUMS)[k0 : k0 + span]
-        for col, weights in columns:
+
+        def put(col: int, weights: np.ndarray | None) -> None:
             flat = None if weights is None else weights.ravel(order=order)
-            summed = np.bincount(key, weights=flat, minlength=span)
-            if col == B_W_Q and self.per_channel:
-                summed *= self._k_of_keys(k_per_m, k0, span)
-            flat_sums[:, col] += summed
+            flat_sums[:, col] += np.bincount(key, weights=flat, minlength=span)
+
+        put(B_W, w)
+        # one (row, chan) buffer for every product: a fresh chunk-sized temporary per
+        # column costs its page faults again (~1/3 of a multiply)
+        buf = np.multiply(w, v_i.real)
+        put(B_W_RE, buf)
+        put(B_W_IM, np.multiply(w, v_i.imag, out=buf))
+        np.abs(v_i, out=buf)  # |v|^2 by hypot and a square: 2x faster than re^2 + im^2
+        buf *= buf
+        put(B_W_ABS2, np.multiply(buf, w, out=buf))
+        # unused points have weight 0 (no boolean compress: ~2x faster)
+        put(B_N, None if used.all() else used.astype(float))
+        if self.bins.per_decade and self.per_channel:
+            # sum(w q) = (nu / c) sum(w d) in each channel: the factor goes on the sums
+            np.multiply(w, uvdist_m[:, None], out=buf)
+            flat_sums[:, B_W_Q] += np.bincount(
+                key, weights=buf.ravel(order=order), minlength=span
+            ) * self._k_of_keys(k_per_m, k0, span)
+        elif self.bins.per_decade:
+            np.multiply(w, uvdist_m[:, None], out=buf)
+            put(B_W_Q, np.multiply(buf, k_per_m[None, :], out=buf))
 
     def _k_of_keys(self, k_per_m: np.ndarray, k0: int, span: int) -> np.ndarray:
         """nu / c of the channel of each flattened index k0 ... k0 + span - 1."""
