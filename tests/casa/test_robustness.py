@@ -446,3 +446,25 @@ def test_symlinked_duplicate_and_absurd_factor_are_refused(epochs, tmp_path):
         relcal_apply(vis=[epochs[0]], factor=[1e30], force=True)
     assert [fingerprint(p) for p in epochs] == before
     assert IN_PROGRESS.startswith(HISTORY_MARK)  # an interrupted rescaling counts as one
+
+
+def test_an_ms_damaged_after_the_checks_fails_its_split_in_the_readers_words(epochs, tmp_path):
+    """A storage file lost between the task's checks and its split (a file server failing
+    mid-run; under MPI the split runs on a server): the error names vis and the column,
+    as the checks would have, not casacore's bare RuntimeError."""
+    from almacal.io.caltables import split_column
+    from almacal.io.tables import UnreadableTableError
+
+    bad, good = epochs
+    _damage(bad, "truncated DATA file")
+    with pytest.raises(UnreadableTableError) as err:
+        split_column(bad, str(tmp_path / "copy.ms"), "DATA")
+    msg = str(err.value)
+    assert msg.startswith(f"vis {bad!r} is not a readable measurement set: its DATA column"), msg
+    assert err.value.__suppress_context__  # no casatools traceback chained to it
+    # a healthy input whose split fails for another reason keeps split's own error
+    closed = tmp_path / "closed"
+    closed.mkdir()
+    with read_only(str(closed)), pytest.raises(RuntimeError) as other:
+        split_column(good, str(closed / "copy.ms"), "DATA")
+    assert not isinstance(other.value, UnreadableTableError), other.value

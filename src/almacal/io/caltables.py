@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from almacal.io.tables import casatasks, opened_ms, opened_table
+from almacal.io.msinfo import check_readable
+from almacal.io.tables import UnreadableTableError, casatasks, opened_ms, opened_table
 
 
 def split_column(vis: str, outputvis: str, column: str) -> None:
     """Copy vis to outputvis with `column` (DATA or CORRECTED_DATA) as its DATA column."""
-    ok = casatasks().split(
-        vis=vis,
-        outputvis=outputvis,
-        datacolumn=column.replace("_DATA", "").lower(),
-        keepflags=True,
-    )
-    if ok is False or not os.path.isdir(outputvis):
-        raise RuntimeError(f"split of {vis} to {outputvis} failed; see the CASA log")
+    with _input_checked_on_failure(vis):
+        ok = casatasks().split(
+            vis=vis,
+            outputvis=outputvis,
+            datacolumn=column.replace("_DATA", "").lower(),
+            keepflags=True,
+        )
+        if ok is False or not os.path.isdir(outputvis):
+            raise RuntimeError(f"split of {vis} to {outputvis} failed; see the CASA log")
 
 
 def make_amp_table(vis: str, caltable: str, gain: float) -> None:
@@ -32,9 +36,25 @@ def apply_table(vis: str, caltable: str) -> None:
     applymode='calonly' never flags data for missing solutions, and flagbackup
     is off so no .flagversions appear beside the MS.
     """
-    casatasks().applycal(
-        vis=vis, gaintable=[caltable], calwt=[True], applymode="calonly", flagbackup=False
-    )
+    with _input_checked_on_failure(vis):
+        casatasks().applycal(
+            vis=vis, gaintable=[caltable], calwt=[True], applymode="calonly", flagbackup=False
+        )
+
+
+@contextmanager
+def _input_checked_on_failure(vis: str) -> Iterator[None]:
+    """When a CASA task fails on vis, a damaged vis (a storage file truncated or lost
+    since the task's checks passed it) is said in the reader's words, naming the MS and
+    the column, not as casacore's bare RuntimeError; any other failure is re-raised."""
+    try:
+        yield
+    except RuntimeError:
+        try:
+            check_readable(vis)
+        except UnreadableTableError as damaged:
+            raise damaged from None
+        raise
 
 
 def history_messages(vis: str) -> list[str]:
