@@ -63,6 +63,14 @@ def test_values_in_item_order_and_the_imports_pushed_once():
     assert m.describe() == "2 MPI servers of the pipeline (ranks 1, 2)"
 
 
+def test_no_items_send_nothing_and_log_nothing(monkeypatch):
+    posted: list[str] = []
+    monkeypatch.setattr("almacal.pipeline.mpi.casalog.post", lambda m, *a: posted.append(m))
+    h = FakeHelpers()
+    assert list(PipelineMapper(h).map(math.sqrt, [], [])) == []
+    assert h.pushed == [] and h.calls == [] and posted == []
+
+
 def test_a_failed_ms_is_named_after_the_others_completed():
     h = FakeHelpers()
     it = PipelineMapper(h).map(math.sqrt, [1.0, -1.0, 4.0, -4.0], ["a", "b", "c", "d"])

@@ -106,6 +106,8 @@ class CasampiMapper:
         items: Sequence[T],
         labels: Sequence[str],
     ) -> Iterator[R]:
+        if not items:  # nothing to send (gridflux_check without a phase calibrator)
+            return
         if not self._connect():
             yield from SERIAL.map(fn, items, labels)
             return

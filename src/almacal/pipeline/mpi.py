@@ -69,6 +69,8 @@ class PipelineMapper:
         labels: Sequence[str],
     ) -> Iterator[R]:
         h = self.helpers
+        if not items:  # nothing to send (gridflux_check without a phase calibrator)
+            return
         if not self.prepared:
             for statement in IMPORTS:
                 h.mpiclient.push_command_request(
