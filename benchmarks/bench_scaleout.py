@@ -8,15 +8,19 @@ of 4 epochs: generated into --data unless already there):
    calls in the MPI client, each MS's relcal_fit pass and relcal_apply split/gencal/
    applycal on a server;
 3. the servers' peak resident memory (VmHWM) after relcal_fit on 2 MSs with a quarter
-   of the scan length and again after the 8 full-size ones (the MS size ratio is
-   printed beside it); and the disks' write rate during relcal_apply (/proc/diskstats);
+   of the scan length, again after the 8 full-size ones and after 2 with twice the
+   full scan length (the MS size ratios are printed beside it): flat in MS size is the
+   same peak after the full-size and the double ones; and the disks' write rate during
+   relcal_apply (/proc/diskstats);
 4. per-MS times from the log ('done on MPI server N in X s'), from which the per-MS read
    throughput and the client's own time (solve, checks, outputs) follow.
 
 Timings are the task calls as the client sees them; mpirun's start and casampi's stop
 (~3-15 s, once per session) are printed apart. The inputs sit in the page cache after
 the first pass (23 GB RAM here): every mode reads warm. relcal_apply writes split copies
-(the inputs' size) under --data/apply-<mode>, removed after each mode.
+(the inputs' size) under --data/apply-<mode>, removed after each mode; --apply-dir puts
+them on another file system (e.g. /dev/shm: with the disk out of the way, what is left
+of relcal_apply's speed-up is what the CPUs allow).
 
     .venv/bin/python benchmarks/bench_scaleout.py --data /work/bench-mpi
 """
@@ -121,11 +125,13 @@ def job(spec_path: str) -> None:
         json.dump(out, fh)
 
 
-def _calls(full: list[str], small: list[str], fields: list[str], outdir: str) -> list[dict]:
+def _calls(sets: dict[str, list[str]], fields: list[str], outdir: str) -> list[dict]:
     fit = {"field": fields, "perspw": True, "datacolumn": "data", "outfile": ""}
+    full = sets["full"]
     return [
-        {"name": "fit_small", "task": "relcal_fit", "kwargs": fit | {"vis": small}},
+        {"name": "fit_small", "task": "relcal_fit", "kwargs": fit | {"vis": sets["small"]}},
         {"name": "fit", "task": "relcal_fit", "kwargs": fit | {"vis": full}},
+        {"name": "fit_large", "task": "relcal_fit", "kwargs": fit | {"vis": sets["large"]}},
         {
             "name": "apply",
             "task": "relcal_apply",
@@ -141,15 +147,15 @@ def _calls(full: list[str], small: list[str], fields: list[str], outdir: str) ->
     ]
 
 
-def run_mode(n: int, full: list[str], small: list[str], fields: list[str], data: str) -> dict:
-    """n = 0: serial, in a child python; else mpirun -n n."""
+def run_mode(n: int, sets: dict[str, list[str]], fields: list[str], data: str, out: str) -> dict:
+    """n = 0: serial, in a child python; else mpirun -n n; relcal_apply writes under out."""
     mode = "serial" if n == 0 else f"mpirun-n{n}"
-    outdir = os.path.join(data, f"apply-{mode}-{int(time.time())}")
+    outdir = os.path.join(out, f"apply-{mode}-{int(time.time())}")
     shutil.rmtree(outdir, ignore_errors=True)
     os.makedirs(outdir)
     spec_path = os.path.join(outdir, "spec.json")
-    spec = {"mpi": n > 0, "out": os.path.join(outdir + ".json")}
-    spec["calls"] = _calls(full, small, fields, outdir)
+    spec = {"mpi": n > 0, "out": os.path.join(data, os.path.basename(outdir) + ".json")}
+    spec["calls"] = _calls(sets, fields, outdir)
     with open(spec_path, "w", encoding="utf-8") as fh:
         json.dump(spec, fh)
     cmd = [sys.executable, os.path.abspath(__file__), "_job", spec_path]
@@ -173,9 +179,10 @@ def ms_size_gb(path: str) -> float:
     return sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(path) for f in fs) / 1e9
 
 
-def _data_sets(data: str, size: str) -> tuple[list[str], list[str]]:
-    """8 MSs of size (two sets of 4, made when missing) and 2 with a quarter of their scan
-    length (for the memory check: both sizes span several read chunks)."""
+def _data_sets(data: str, size: str) -> dict[str, list[str]]:
+    """full: 8 MSs of size (two sets of 4, made when missing); small and large: 2 with a
+    quarter and with twice their scan length (for the memory check: every size spans
+    several read chunks)."""
     from almacal.datasets import simulate_epochs
 
     full: list[str] = []
@@ -185,21 +192,22 @@ def _data_sets(data: str, size: str) -> tuple[list[str], list[str]]:
         if len(paths) != 4:
             paths = list(simulate_epochs(d, n_epoch=4, size=size, seed=seed, overwrite=True).paths)
         full += paths
-    small_dir = os.path.join(data, "small")
-    small = sorted(glob.glob(os.path.join(small_dir, "*.ms")))
-    if len(small) != 2:
-        # the same channels, a quarter of the scans: several read chunks each, 1/4 the size
-        small = list(
-            simulate_epochs(
-                small_dir, n_epoch=2, size=size, scan_s=181.8 / 4, seed=3, overwrite=True
-            ).paths
-        )
-    return full, small
+    sets = {"full": full}
+    # the same channels, other scan lengths (seconds; full size is 181.8 s)
+    for name, scan_s, seed in (("small", 181.8 / 4, 3), ("large", 181.8 * 2, 4)):
+        d = os.path.join(data, name)
+        paths = sorted(glob.glob(os.path.join(d, "*.ms")))
+        if len(paths) != 2:
+            kw = {"size": size, "scan_s": scan_s, "seed": seed, "overwrite": True}
+            paths = list(simulate_epochs(d, n_epoch=2, **kw).paths)
+        sets[name] = paths
+    return sets
 
 
-def _print_report(results: dict[str, dict], full: list[str], small: list[str]) -> None:
+def _print_report(results: dict[str, dict], sets: dict[str, list[str]]) -> None:
+    full = sets["full"]
     size = sum(ms_size_gb(p) for p in full)
-    small_size = sum(ms_size_gb(p) for p in small) / len(small)
+    each = {k: sum(ms_size_gb(p) for p in v) / len(v) for k, v in sets.items()}
     print(f"data: {len(full)} full-size MSs, {size:.2f} GB ({size / len(full):.3f} GB each)")
     runs = [
         {c["name"]: c["seconds"] for c in results[m]["calls"]} for m in ("serial", "serial-again")
@@ -220,14 +228,14 @@ def _print_report(results: dict[str, dict], full: list[str], small: list[str]) -
         print("  ".join(line))
     for mode in ("mpirun-n3", "mpirun-n2"):
         calls = {c["name"]: c for c in results[mode]["calls"]}
-        small_pk, full_pk = calls["fit_small"]["server_peak_mb"], calls["fit"]["server_peak_mb"]
-        apply_pk = calls["apply"]["server_peak_mb"]
-        for s in sorted(full_pk):
+        for s in sorted(calls["fit"]["server_peak_mb"]):
+            peaks = ", ".join(
+                f"{calls[name]['server_peak_mb'][s]:.0f} MB after {each[key]:.3f} GB MSs"
+                for name, key in (("fit_small", "small"), ("fit", "full"), ("fit_large", "large"))
+            )
             print(
-                f"{mode} server {s} peak RSS: {small_pk[s]:.0f} MB after relcal_fit on "
-                f"{small_size:.3f} GB MSs, {full_pk[s]:.0f} MB after {size / len(full):.3f} GB "
-                f"MSs (x{size / len(full) / small_size:.0f} the size), {apply_pk[s]:.0f} MB "
-                "after relcal_apply"
+                f"{mode} server {s} peak RSS after relcal_fit: {peaks}; "
+                f"{calls['apply']['server_peak_mb'][s]:.0f} MB after relcal_apply"
             )
     n2 = {c["name"]: c for c in results["mpirun-n2"]["calls"]}
     for name in ("fit", "apply"):
@@ -246,22 +254,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default="bench_scaleout")
     parser.add_argument("--size", default="full", help="'test' for a quick check of the script")
+    parser.add_argument("--apply-dir", help="where relcal_apply writes (default: --data)")
     args = parser.parse_args()
     data = os.path.abspath(args.data)
+    out = os.path.abspath(args.apply_dir or data)
     from almacal.simulate import CALIBRATORS
 
-    full, small = _data_sets(data, args.size)
+    sets = _data_sets(data, args.size)
     fields = list(CALIBRATORS)
-    for p in full + small:  # into the page cache: every mode reads warm
+    for p in sum(sets.values(), []):  # into the page cache: every mode reads warm
         subprocess.run(["cat", *glob.glob(os.path.join(p, "table.f*"))], stdout=subprocess.DEVNULL)
     results: dict = {"load_start": os.getloadavg()}
     # serial first and last: the load of the machine's other work drifts during a run
     for mode, n in (("serial", 0), ("mpirun-n3", 3), ("mpirun-n2", 2), ("serial-again", 0)):
-        results[mode] = run_mode(n, full, small, fields, data)
+        results[mode] = run_mode(n, sets, fields, data, out)
         print(f"{mode} done ({results[mode]['wall_s']:.0f} s)", flush=True)
     with open(os.path.join(data, "bench_scaleout.json"), "w", encoding="utf-8") as fh:
         json.dump(results, fh, indent=1)
-    _print_report(results, full, small)
+    print(f"relcal_apply writes under {out}")
+    _print_report(results, sets)
 
 
 if __name__ == "__main__":
