@@ -45,7 +45,8 @@ def _missing() -> list[str]:
 
 @pytest.fixture(scope="session")
 def mpirun():
-    """run(spec, workdir, n=3, recovery=False) -> (results, completed process).
+    """run(spec, workdir, n=3, recovery=False, timeout, job=mpi_job.py, env) -> (results,
+    completed process).
 
     recovery: mpirun --enable-recovery, so that a killed server does not make mpirun end
     the client too (Open MPI 4). The client's results are read from the JSON it writes
@@ -54,19 +55,30 @@ def mpirun():
     missing = _missing()
     if missing:
         pytest.skip("MPI tests need " + ", ".join(missing))
-    env = dict(os.environ)
+    base_env = dict(os.environ)
     if os.geteuid() == 0:  # Open MPI refuses root without both
-        env |= {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
+        base_env |= {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
 
-    def run(spec: dict, workdir: Path, n: int = 3, recovery: bool = False, timeout: float = 900):
+    def run(
+        spec: dict,
+        workdir: Path,
+        n: int = 3,
+        recovery: bool = False,
+        timeout: float = 900,
+        job: Path = JOB,
+        env: dict[str, str | None] | None = None,
+    ):
         spec = spec | {"out": str(workdir / "mpi_results.json")}
         (workdir / "spec.json").write_text(json.dumps(spec))
         cmd = ["mpirun", "--oversubscribe", "-n", str(n)]
         cmd += ["--enable-recovery"] if recovery else []
-        cmd += [sys.executable, str(JOB), str(workdir / "spec.json")]
+        cmd += [sys.executable, str(job), str(workdir / "spec.json")]
+        # env: variables to set, or to unset (None), for this run
+        changed = {k: v for k, v in (env or {}).items() if v is not None}
+        run_env = {k: v for k, v in base_env.items() if k not in (env or {})} | changed
         # cwd: CASA writes its casa-*.log files (one per rank) there
         proc = subprocess.run(
-            cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout
+            cmd, cwd=workdir, env=run_env, capture_output=True, text=True, timeout=timeout
         )
         out = Path(spec["out"])
         if not out.exists():

@@ -21,47 +21,15 @@ plotms then fails at once and the pipeline renders its pages without those plots
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
 import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
+from tests.stages.pipeline_path import find_pipeline
+
 HERE = Path(__file__).parent
-
-
-def _link_source_tree(tree: str) -> str | None:
-    """sys.path gets a directory whose only entry is pipeline -> <tree>/pipeline."""
-    src = Path(tree) / "pipeline"
-    if not (src / "__init__.py").is_file():
-        return f"ALMACAL_PIPELINE_SRC={tree} has no pipeline/__init__.py"
-    link_dir = Path(tempfile.mkdtemp(prefix="almacal-pipeline-path-"))
-    (link_dir / "pipeline").symlink_to(src.resolve())
-    sys.path.append(str(link_dir))
-    return None
-
-
-def _find_pipeline() -> str | None:
-    """None when the pipeline imports, else why not (the skip reason)."""
-    os.environ.setdefault("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION", "python")
-    tree = os.environ.get("ALMACAL_PIPELINE_SRC")
-    if tree and importlib.util.find_spec("pipeline") is None:
-        problem = _link_source_tree(tree)
-        if problem:
-            return problem
-    try:
-        importlib.import_module("pipeline.infrastructure")
-    except ImportError as exc:
-        return (
-            f"the ALMA pipeline is not importable ({exc}): run in CASA with the pipeline, or "
-            "set ALMACAL_PIPELINE_SRC to a pipeline source tree and install almacal's "
-            "[pipeline] extra"
-        )
-    return None
 
 
 def _plotms_runs() -> bool:
@@ -76,7 +44,7 @@ def _plotms_runs() -> bool:
     return proc.returncode == 0 and "FUSE" not in proc.stdout + proc.stderr
 
 
-MISSING = _find_pipeline()
+MISSING = find_pipeline()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

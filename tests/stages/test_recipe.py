@@ -27,6 +27,7 @@ from almacal.simulate.gridcal import GRID_QUASAR, PHASE_QUASAR
 from tests.casa import test_gridflux_check as gridflux_data
 from tests.casa.browser import page_text
 from tests.casa.msutil import fingerprint
+from tests.stages.recipe_data import catalog_file, stale_flux_csv
 from tests.stages.weblog import command, weblog_screenshot
 
 pytestmark = pytest.mark.needs_pipeline
@@ -60,32 +61,6 @@ def _recipe(path: str, catalog: str) -> str:
     return path
 
 
-def _stale_flux_csv(path: str, paths) -> None:
-    """flux.csv as hifa_importdata writes it, every EB's grid calibrator rows stale."""
-    rows: list[list[str]] = []
-    for vis in paths:
-        one = path + ".one"
-        gridflux_data._pipeline_flux_csv(one, vis)
-        with open(one) as fh:
-            got = list(csv.reader(fh))
-        rows += got if not rows else got[1:]
-        os.remove(one)
-    with open(path, "w", newline="") as fh:
-        csv.writer(fh).writerows(rows)
-
-
-def _catalog(path: str, paths) -> None:
-    """The catalog now: the truth near each EB's date (and the stale older values)."""
-    lines: list[str] = []
-    for vis in paths:
-        gridflux_data._catalog_file(path, gridflux_data._eb(vis).obs_date)
-        with open(path) as fh:
-            got = fh.read().splitlines()
-        lines += got if not lines else got[1:]
-    with open(path, "w") as fh:
-        fh.write("\n".join(lines) + "\n")
-
-
 @pytest.fixture(scope="session")
 def run(tmp_path_factory, pipeline_display):
     """The recipe, run once: to stage 5, MSs fingerprinted, then the bad-input stages."""
@@ -101,9 +76,9 @@ def run(tmp_path_factory, pipeline_display):
     inputs = {p: fingerprint(p) for p in sim.paths}
     work = out / "work"
     work.mkdir()
-    _stale_flux_csv(str(work / "flux.csv"), sim.paths)
+    stale_flux_csv(str(work / "flux.csv"), sim.paths)
     shutil.copy(work / "flux.csv", out / "flux_stale.csv")
-    _catalog(str(out / "catalog.csv"), sim.paths)
+    catalog_file(str(out / "catalog.csv"), sim.paths)
     recipe = _recipe(str(out / "recipe.xml"), str(out / "catalog.csv"))
     stages = almacal.pipeline.register()
     cwd = os.getcwd()
