@@ -5,13 +5,14 @@ import datetime as dt
 import json
 import os
 import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from almacal.gridflux.catalog import read_catalog_file
 from almacal.gridflux.check import CheckOptions, EbTarget, check_eb
-from almacal.gridflux.fluxcsv import read_flux_csv
+from almacal.gridflux.fluxcsv import COLUMNS, OLD_COLUMNS, read_flux_csv, write_flux_csv
 from almacal.gridflux.results import GridfluxResult, output_paths, write_outputs
 from almacal.gridflux.sources import FileSource
 from almacal.relcal.rescale_plan import resolve_factors
@@ -84,6 +85,51 @@ def test_malformed_flux_csv_names_file_and_line(tmp_path, text, match):
     with pytest.raises(ValueError, match=match) as err:
         read_flux_csv(path)
     assert "flux.csv" in str(err.value)
+
+
+# every number column of a row, with distinct values so that no column can be read from
+# another's cell: I Q U V spix uvmin uvmax
+DISTINCT = (
+    "ms,field,spw,I,Q,U,V,spix,uvmin,uvmax,comment\n"
+    'x.ms,4,23,2.5,0.125,-0.0625,0.03125,-0.71,12.5,480.0,"# field=N/A intents=N/A age=3.5"\n'
+)
+
+
+def test_every_column_is_read_from_its_own_cell(tmp_path):
+    row = read_flux_csv(_write(tmp_path, "distinct.csv", DISTINCT)).rows[0]
+    assert row.stokes == (2.5, 0.125, -0.0625, 0.03125) and row.spix == -0.71
+    assert (row.uvmin, row.uvmax) == (12.5, 480.0)
+    # the pipeline writes N/A for an unknown field or intent: no value, not the text 'N/A'
+    assert row.note("field") is None and row.field_name is None and row.intents == ()
+    assert row.note("age") == "3.5"
+
+
+@pytest.mark.parametrize("column", ["I", "Q", "U", "V", "spix", "uvmin", "uvmax"])
+@pytest.mark.parametrize("bad", ["abc", "nan"])
+def test_a_bad_number_is_named_by_its_column(tmp_path, column, bad):
+    header, row = DISTINCT.splitlines()
+    cells = row.split(",")
+    cells[header.split(",").index(column)] = bad
+    path = _write(tmp_path, "flux.csv", header + "\n" + ",".join(cells) + "\n")
+    why = "not a number" if bad == "abc" else "expected a finite number"
+    with pytest.raises(ValueError, match=rf"line 2: {column} is '{bad}'[,;] {why}"):
+        read_flux_csv(path)
+
+
+def test_rows_are_written_back_in_the_layout_they_were_read(tmp_path):
+    for name, text in (("new.csv", DISTINCT), ("old.csv", OLD)):
+        table = read_flux_csv(_write(tmp_path, name, text))
+        out = str(tmp_path / f"out-{name}")
+        write_flux_csv(out, table, table.rows)
+        with open(out, newline="", encoding="utf-8") as fh:
+            lines = list(csv.reader(fh))
+        assert tuple(lines[0]) == (COLUMNS if table.with_uv else OLD_COLUMNS)
+        assert lines[1] == table.rows[0].cells(table.with_uv)
+        assert read_flux_csv(out).rows == tuple(replace(r, line=2) for r in table.rows[:1])
+    row = read_flux_csv(str(tmp_path / "new.csv")).rows[0]
+    assert row.cells(True)[8:10] == ["12.5", "480.0"] and len(row.cells(False)) == 9
+    # an older row has no uv range: the current layout writes 0.0 (the pipeline's 'none')
+    assert replace(row, uvmin=None, uvmax=None).cells(True)[8:10] == ["0.0", "0.0"]
 
 
 CATALOG = (
