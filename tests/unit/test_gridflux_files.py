@@ -16,6 +16,7 @@ from almacal.gridflux.fluxcsv import COLUMNS, OLD_COLUMNS, read_flux_csv, write_
 from almacal.gridflux.results import GridfluxResult, output_paths, write_outputs
 from almacal.gridflux.sources import FileSource
 from almacal.relcal.rescale_plan import resolve_factors
+from tests.unit.ascii_locale import ascii_locale  # noqa: F401 (fixture)
 
 NEW = (
     "ms,field,spw,I,Q,U,V,spix,uvmin,uvmax,comment\n"
@@ -411,3 +412,20 @@ def test_empty_catalog_error_is_not_an_exact_value(tmp_path):
     )
     with pytest.raises(ValueError, match=rf"cat.ecsv' line {line} \(data row 2\): flux is 'bad'"):
         read_catalog_file(str(ecsv))
+
+
+@pytest.mark.usefixtures("ascii_locale")
+def test_flux_csv_is_read_and_written_as_utf8_whatever_the_locale(tmp_path):
+    text = DISTINCT.replace("field=N/A", "field=Großer_Quasar")
+    path = tmp_path / "utf8.csv"
+    path.write_bytes(text.encode("utf-8"))
+    table = read_flux_csv(str(path))
+    assert table.rows[0].field_name == "Großer_Quasar"
+    out = tmp_path / "out.csv"
+    write_flux_csv(str(out), table, table.rows)
+    assert (
+        out.read_bytes()
+        .decode("utf-8")
+        .splitlines()[1]
+        .endswith("field=Großer_Quasar intents=N/A age=3.5")
+    )

@@ -9,6 +9,7 @@ from almacal.relcal.factors import mean_correction_factors
 from almacal.spwcons.inputs import PerSpwFits
 from almacal.spwcons.normalize import normalized_mcfs
 from almacal.spwcons.results import SpwConsistencyResult
+from tests.unit.ascii_locale import ascii_locale  # noqa: F401 (fixture)
 from tests.unit.spwcons_synth import synthetic_record
 
 
@@ -158,3 +159,11 @@ def test_record_is_plain_and_finite_when_sigma_spw_is_zero():
     assert all(type(v) in (bool, int, float, str) for v in values)
     assert all(np.isfinite(v) for v in values if type(v) is float)
     assert res.to_record()["decomposition"]["sigma_spw"]["error"] > 0
+
+
+@pytest.mark.usefixtures("ascii_locale")
+def test_resultfile_is_read_as_utf8_whatever_the_locale(record, tmp_path):
+    record["field"][0] = "Großer Quasar"  # a user's own name: not ASCII
+    path = tmp_path / "fit.json"
+    path.write_bytes(json.dumps(record, ensure_ascii=False).encode("utf-8"))
+    assert PerSpwFits.from_json(str(path)).fields[0] == "Großer Quasar"
