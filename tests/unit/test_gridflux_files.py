@@ -5,7 +5,9 @@ import datetime as dt
 import json
 import os
 import re
+import time
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +15,12 @@ import pytest
 from almacal.gridflux.catalog import read_catalog_file
 from almacal.gridflux.check import CheckOptions, EbTarget, check_eb
 from almacal.gridflux.fluxcsv import COLUMNS, OLD_COLUMNS, read_flux_csv, write_flux_csv
-from almacal.gridflux.results import GridfluxResult, output_paths, write_outputs
+from almacal.gridflux.results import (
+    GridfluxResult,
+    output_paths,
+    updated_flux_rows,
+    write_outputs,
+)
 from almacal.gridflux.sources import FileSource
 from almacal.relcal.rescale_plan import resolve_factors
 from tests.unit.ascii_locale import ascii_locale  # noqa: F401 (fixture)
@@ -429,3 +436,45 @@ def test_flux_csv_is_read_and_written_as_utf8_whatever_the_locale(tmp_path):
         .splitlines()[1]
         .endswith("field=Großer_Quasar intents=N/A age=3.5")
     )
+
+
+def _one_check(tmp_path, run_at):
+    table = read_flux_csv(_write(tmp_path, "flux.csv", NEW))
+    src = FileSource.open(_write(tmp_path, "cat.csv", CATALOG))
+    obs = dt.datetime(2019, 3, 6, 3, 0, tzinfo=dt.timezone.utc)
+    ms = "uid___A002_X1.ms"
+    target = EbTarget(
+        ms, str(tmp_path / ms), "J1751+0939", obs, (17,), (336.495e9,), table.rows[:1]
+    )
+    opts = CheckOptions(n_mc=200)
+    cat = src.for_target(target, opts)
+    return GridfluxResult(checks=(check_eb(target, cat, opts),), run_at=run_at), table, cat
+
+
+def test_outputs_replace_files_already_at_their_paths(tmp_path):
+    # the task refuses existing outputs before any work (overwrite=False); what is left at
+    # the staged names (a run killed under the same pid) must not stop the writers
+    result, table, cat = _one_check(tmp_path, "2026-11-21 14:00:00 UTC")
+    paths = output_paths(str(tmp_path / "out"))
+    for p in paths.values():
+        Path(p).write_text("left by a killed run\n")
+    write_outputs(result, paths, table, {"uid___A002_X1.ms": cat.measurements})
+    assert read_flux_csv(paths["fluxcsv"]).rows[0].note("queried_at") == "2026-11-21 14:00:00 UTC"
+    assert "left by" not in Path(paths["ecsv"]).read_text()
+    assert json.loads(Path(paths["json"]).read_text())["eb"][0]["field"] == "J1751+0939"
+
+
+def test_updated_flux_csv_without_a_run_time_is_stamped_now_in_utc(tmp_path, monkeypatch):
+    # ALMA's local time is 3 or 4 h behind UTC: a local stamp would be hours off
+    monkeypatch.setenv("TZ", "America/Santiago")
+    time.tzset()
+    try:
+        result, table, _ = _one_check(tmp_path, None)
+        before = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        (row, *_) = updated_flux_rows(result, table)
+        after = dt.datetime.now(dt.timezone.utc)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    stamp = dt.datetime.strptime(row.note("queried_at"), "%Y-%m-%d %H:%M:%S UTC")
+    assert before <= stamp.replace(tzinfo=dt.timezone.utc) <= after
