@@ -122,6 +122,8 @@ def test_spread_of_the_spw_factors_is_warned_above_one_percent():
     )
     # a spread of exactly 0.01 (0.02 - 0.01 is exact in binary) is not warned
     assert 0.02 - 0.01 == 0.01 and spread_warnings([0.01, 0.015, 0.02]) == ()
+    # half the span, in per cent: 0.2 -> 10.0 % (a factor 1.01 off would print 10.1)
+    assert spread_warnings([1.0, 1.1, 1.2])[0].endswith("a per-spw error of up to 10.0 %")
     assert spread_warnings([1.0, 1.0, 1.0]) == ()
 
 

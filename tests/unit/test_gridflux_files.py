@@ -14,7 +14,13 @@ import pytest
 
 from almacal.gridflux.catalog import read_catalog_file
 from almacal.gridflux.check import CheckOptions, EbTarget, check_eb
-from almacal.gridflux.fluxcsv import COLUMNS, OLD_COLUMNS, read_flux_csv, write_flux_csv
+from almacal.gridflux.fluxcsv import (
+    COLUMNS,
+    OLD_COLUMNS,
+    read_flux_csv,
+    updated_row,
+    write_flux_csv,
+)
 from almacal.gridflux.results import (
     GridfluxResult,
     output_paths,
@@ -478,3 +484,14 @@ def test_updated_flux_csv_without_a_run_time_is_stamped_now_in_utc(tmp_path, mon
         time.tzset()
     stamp = dt.datetime.strptime(row.note("queried_at"), "%Y-%m-%d %H:%M:%S UTC")
     assert before <= stamp.replace(tzinfo=dt.timezone.utc) <= after
+
+
+def test_updated_row_keeps_q_u_v_fractions_and_writes_na_for_no_intents(tmp_path):
+    row = read_flux_csv(_write(tmp_path, "distinct.csv", DISTINCT)).rows[0]
+    new = updated_row(row, field="J0510+1800", flux=5.0, spix=-0.4, age_days=1.234, stamp="S")
+    assert new.stokes == (5.0, 0.25, -0.125, 0.0625) and new.spix == -0.4  # I doubled
+    # no intents in the row: the pipeline's N/A, which reads back as none
+    assert new.comment == (
+        "# field=J0510+1800 intents=N/A origin=almacal.gridflux_check age=1.23 queried_at=S"
+    )
+    assert new.intents == () and new.field_name == "J0510+1800" and new.age_days == 1.23
