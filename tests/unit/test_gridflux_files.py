@@ -495,3 +495,12 @@ def test_updated_row_keeps_q_u_v_fractions_and_writes_na_for_no_intents(tmp_path
         "# field=J0510+1800 intents=N/A origin=almacal.gridflux_check age=1.23 queried_at=S"
     )
     assert new.intents == () and new.field_name == "J0510+1800" and new.age_days == 1.23
+
+
+def test_a_quoted_line_break_in_a_comment_is_kept_as_written(tmp_path):
+    # csv needs the file opened with newline='': a CRLF inside quotes is data, not a line end
+    text = DISTINCT.replace('"# field=N/A', '"# field=N/A\r\nsecond line')
+    path = tmp_path / "crlf.csv"
+    path.write_bytes(text.encode("utf-8"))
+    row = read_flux_csv(str(path)).rows[0]
+    assert "field=N/A\r\nsecond line" in row.comment
