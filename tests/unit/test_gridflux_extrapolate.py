@@ -172,3 +172,10 @@ def test_nearest_band3_ties_go_to_the_later_session_and_window_edge_is_inclusive
     assert r.selection.pair is not None and r.selection.pair[0].flux_jy == 2.0
     narrow = run(meas, freqs=(336.5e9,), window=2.999)
     assert narrow.selection.pair is None and narrow.default_index
+
+
+def test_no_measurement_and_no_source_name_is_still_a_clear_error():
+    with pytest.raises(ValueError, match=r"^the catalog has no Band 3 measurement of \?$"):
+        select([], OBS)
+    with pytest.raises(ValueError, match=r"no Band 3 measurement of J1751\+0939$"):
+        select([m(-1, 343.5, 1.0)], OBS)  # Band 7 only: the name from the measurements
