@@ -6,13 +6,14 @@ import time
 
 import numpy as np
 import pytest
+from astropy.io.votable import conf as votable_conf
 from astropy.table import Table
 
 from almacal.catalog_query import ServiceConfig, ServiceError
 from almacal.gridflux.catalog import make_measurement
 from almacal.gridflux.check import Catalog, CheckOptions, EbTarget, check_eb
 from almacal.gridflux.delays import ingestion_delays
-from almacal.gridflux.service import SEARCH_RADIUS_DEG, SEARCH_VERSION, query_flux
+from almacal.gridflux.service import SEARCH_RADIUS_DEG, SEARCH_VERSION, query_flux, read_votable
 from almacal.gridflux.sources import FileSource, ServiceSource
 from almacal.io.catalog_service import HttpCatalogClient
 from tests.unit.gridflux_fake_service import (
@@ -23,6 +24,7 @@ from tests.unit.gridflux_fake_service import (
     serve,
 )
 from tests.unit.test_gridflux_extrapolate import m
+from tests.unit.test_gridflux_task import FakeClient
 
 OBS = dt.datetime(2019, 3, 6, 3, 30, tzinfo=dt.timezone.utc)
 SOURCE = "J1751+0939"
@@ -345,3 +347,29 @@ def test_an_empty_catalog_is_refused_naming_the_calibrator():
     empty = Catalog((), "file", "cat.csv")
     with pytest.raises(ValueError, match=r"^the catalog has no Band 3 measurement of J1751\+0939$"):
         check_eb(target, empty, CheckOptions(n_mc=100))
+
+
+def test_service_votable_is_read_whatever_the_users_astropy_votable_setting():
+    q = {"NAME": SOURCE, "FREQUENCY": "336495000000.0", "DATE": "06-Mar-2019"}
+    text = FakeCatalog([], {}).flux(q)  # no version, no namespace: as the service answers
+    # a user's astropy config may make the VOTable reader strict
+    with votable_conf.set_temp("verify", "exception"):
+        table = read_votable(text)
+    assert table["FluxDensity"][0] == pytest.approx(2.44, abs=1e-12)
+
+
+def test_asof_note_is_added_to_the_notes_of_the_search():
+    fake = _fake(_meas(), names={SOURCE: ("PKS 1749+096",)})  # found as the nearest source
+    asof = CheckOptions(n_mc=200, asof=dt.datetime(2019, 3, 8, tzinfo=dt.timezone.utc))
+    notes = ServiceSource(FakeClient(fake)).catalog(SOURCE, OBS, asof, RADEC).notes
+    assert len(notes) == 2
+    assert "no source named" in notes[0] and "gives no ingestion dates" in notes[1]
+
+
+def test_a_bad_observing_date_of_the_search_names_the_row_and_its_column():
+    (bad,) = _meas()[:1]
+    fake = _fake([], bad_rows=[(bad, {"dateObserved": "someday"})])
+    with pytest.raises(
+        ValueError, match=r"measurement id 1000: dateObserved: 'someday' is not a date"
+    ):
+        ServiceSource(FakeClient(fake)).catalog(SOURCE, OBS, CheckOptions(), RADEC)
