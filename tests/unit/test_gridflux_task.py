@@ -9,8 +9,9 @@ import pytest
 from almacal.casatask.skeleton import run_task
 from almacal.catalog_query import Answer
 from almacal.gridflux.catalog import make_measurement
+from almacal.gridflux.check import Catalog, CheckOptions, EbTarget, check_eb
 from almacal.gridflux.ebselect import FLUX_INTENTS, check_alma, fields_with_intent, science_spws
-from almacal.gridflux.task import GridfluxCheckTask
+from almacal.gridflux.task import GridfluxCheckTask, check_lines
 from tests.unit.gridflux_eb import NAMES, OBS, RADEC, SCIENCE, SCIENCE_HZ, eb_info
 from tests.unit.gridflux_fake_service import FakeCatalog
 
@@ -218,3 +219,17 @@ def test_delays_of_the_calibrator_entries_are_recorded_and_logged(tmp_path, monk
     assert (line, "INFO") in readers.log
     without = run_task(GridfluxCheckTask(readers), args | {"delays": False})
     assert without["delays"] == []
+
+
+def test_check_log_keeps_every_line_before_the_warnings():
+    meas, _ = _catalog()
+    target = EbTarget("x.ms", "", NAMES[0], OBS, (17, 19), (336.5e9, 338.5e9))
+    cat = Catalog(tuple(meas), "file", "cat.csv", notes=("a note on the catalog",))
+    lines = check_lines(check_eb(target, cat, CheckOptions(n_mc=200, indexfit="twopoint")))
+    assert [p for _, p in lines] == ["INFO", "INFO", "INFO", "WARN"]
+    assert lines[0][0].startswith(f"x.ms {NAMES[0]} {OBS.date()}: Band 3 1.0 d from")
+    assert [line.split(":")[0] for line, _ in lines[1:3]] == [
+        "  spw 17 336.500 GHz",
+        "  spw 19 338.500 GHz",
+    ]
+    assert lines[3] == ("  x.ms: a note on the catalog", "WARN")
