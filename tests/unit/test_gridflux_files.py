@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from astropy.table import Table
 
 from almacal.gridflux.catalog import read_catalog_file
 from almacal.gridflux.check import CheckOptions, EbTarget, check_eb
@@ -504,3 +505,18 @@ def test_a_quoted_line_break_in_a_comment_is_kept_as_written(tmp_path):
     path.write_bytes(text.encode("utf-8"))
     row = read_flux_csv(str(path)).rows[0]
     assert "field=N/A\r\nsecond line" in row.comment
+
+
+@pytest.mark.usefixtures("ascii_locale")
+@pytest.mark.parametrize("name", ["cat.csv", "cat.ecsv"])
+def test_catalog_file_is_read_as_utf8_whatever_the_locale(tmp_path, name):
+    rows = CATALOG.replace("J1751+0939,2019-03-05", "J1751+0939 (Großer),2019-03-05")
+    path = tmp_path / name
+    if name.endswith(".ecsv"):
+        with open(path, "w", encoding="utf-8") as fh:
+            Table.read(rows, format="ascii.csv").write(fh, format="ascii.ecsv")
+    else:
+        path.write_bytes(rows.encode("utf-8"))
+    assert "ß" in path.read_bytes().decode("utf-8")  # guard: the file is not ASCII
+    sources = [m.source for m in read_catalog_file(str(path))]
+    assert sources == ["J1751+0939", "J1751+0939", "J1751+0939 (Großer)"]
