@@ -405,6 +405,12 @@ def test_non_numeric_catalog_value_names_file_line_and_value(tmp_path):
         read_catalog_file(_write(tmp_path, "two.csv", two))
     with pytest.raises(ValueError, match=r"\(1 more: line 4\)"):
         read_catalog_file(_write(tmp_path, "two.csv", two))
+    # three bad rows: the two after the first listed by line, comma-separated
+    three = two.replace("91.5,2.60,", "91.5,x,")
+    with pytest.raises(
+        ValueError, match=r"line 2 \(data row 1\): flux is 'x', not a number \(2 more: line 3, 4\)$"
+    ):
+        read_catalog_file(_write(tmp_path, "three.csv", three))
 
 
 def test_empty_catalog_error_is_not_an_exact_value(tmp_path):
