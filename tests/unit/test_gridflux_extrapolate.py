@@ -179,3 +179,17 @@ def test_no_measurement_and_no_source_name_is_still_a_clear_error():
         select([], OBS)
     with pytest.raises(ValueError, match=r"no Band 3 measurement of J1751\+0939$"):
         select([m(-1, 343.5, 1.0)], OBS)  # Band 7 only: the name from the measurements
+
+
+def test_default_index_monte_carlo_replays_from_the_seed():
+    # one Band 3 measurement, no pair: the documented draw order is the flux session's
+    # normal deviates, then the default index's; the MC median replays them exactly
+    r = run([m(-1, 91.5, 2.0, 0.1)], freqs=(336.5e9, 350.5e9), seed=5)
+    assert r.default_index and r.spix == -0.7
+    rng = np.random.default_rng(5)
+    f3 = 2.0 * (1.0 + 0.05 * rng.standard_normal(20000))
+    a = -0.7 + 0.2 * rng.standard_normal(20000)
+    nu = np.array([336.5, 350.5]) / 91.5
+    np.testing.assert_allclose(
+        r.flux_mc, np.median(f3[:, None] * nu[None, :] ** a[:, None], axis=0), rtol=1e-12
+    )
