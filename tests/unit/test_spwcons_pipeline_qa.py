@@ -72,3 +72,9 @@ def test_fine_score_at_exactly_five_sigma_is_marginal_not_outlier():
     assert list(q.fine_score) == [0.75, 0.75] and q.verdicts() == ["marginal", "marginal"]
     wider = spectral_consistency(flux, sigma, sigma_spw=0.099, sigma_fit=0.0)
     assert list(wider.fine_score) == [0.5, 0.5]  # just above 5 sigma: outlier
+
+
+def test_verdict_words():
+    flux = np.array([[[1.0, 1.0]], [[1.0, 1.0]]])  # no deviation at all: consistent
+    q = spectral_consistency(flux, np.full(flux.shape, 0.01), sigma_spw=0.1, sigma_fit=0.0)
+    assert q.verdicts() == ["consistent", "consistent"]
