@@ -172,3 +172,24 @@ def test_nearest_band3_ties_go_to_the_later_session_and_window_edge_is_inclusive
     assert r.selection.pair is not None and r.selection.pair[0].flux_jy == 2.0
     narrow = run(meas, freqs=(336.5e9,), window=2.999)
     assert narrow.selection.pair is None and narrow.default_index
+
+
+def test_no_measurement_and_no_source_name_is_still_a_clear_error():
+    with pytest.raises(ValueError, match=r"^the catalog has no Band 3 measurement of \?$"):
+        select([], OBS)
+    with pytest.raises(ValueError, match=r"no Band 3 measurement of J1751\+0939$"):
+        select([m(-1, 343.5, 1.0)], OBS)  # Band 7 only: the name from the measurements
+
+
+def test_default_index_monte_carlo_replays_from_the_seed():
+    # one Band 3 measurement, no pair: the documented draw order is the flux session's
+    # normal deviates, then the default index's; the MC median replays them exactly
+    r = run([m(-1, 91.5, 2.0, 0.1)], freqs=(336.5e9, 350.5e9), seed=5)
+    assert r.default_index and r.spix == -0.7
+    rng = np.random.default_rng(5)
+    f3 = 2.0 * (1.0 + 0.05 * rng.standard_normal(20000))
+    a = -0.7 + 0.2 * rng.standard_normal(20000)
+    nu = np.array([336.5, 350.5]) / 91.5
+    np.testing.assert_allclose(
+        r.flux_mc, np.median(f3[:, None] * nu[None, :] ** a[:, None], axis=0), rtol=1e-12
+    )

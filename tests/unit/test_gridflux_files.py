@@ -5,16 +5,32 @@ import datetime as dt
 import json
 import os
 import re
+import time
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
+from astropy.table import Table
 
 from almacal.gridflux.catalog import read_catalog_file
 from almacal.gridflux.check import CheckOptions, EbTarget, check_eb
-from almacal.gridflux.fluxcsv import read_flux_csv
-from almacal.gridflux.results import GridfluxResult, output_paths, write_outputs
+from almacal.gridflux.fluxcsv import (
+    COLUMNS,
+    OLD_COLUMNS,
+    read_flux_csv,
+    updated_row,
+    write_flux_csv,
+)
+from almacal.gridflux.results import (
+    GridfluxResult,
+    output_paths,
+    updated_flux_rows,
+    write_outputs,
+)
 from almacal.gridflux.sources import FileSource
 from almacal.relcal.rescale_plan import resolve_factors
+from tests.unit.ascii_locale import ascii_locale  # noqa: F401 (fixture)
 
 NEW = (
     "ms,field,spw,I,Q,U,V,spix,uvmin,uvmax,comment\n"
@@ -84,6 +100,51 @@ def test_malformed_flux_csv_names_file_and_line(tmp_path, text, match):
     with pytest.raises(ValueError, match=match) as err:
         read_flux_csv(path)
     assert "flux.csv" in str(err.value)
+
+
+# every number column of a row, with distinct values so that no column can be read from
+# another's cell: I Q U V spix uvmin uvmax
+DISTINCT = (
+    "ms,field,spw,I,Q,U,V,spix,uvmin,uvmax,comment\n"
+    'x.ms,4,23,2.5,0.125,-0.0625,0.03125,-0.71,12.5,480.0,"# field=N/A intents=N/A age=3.5"\n'
+)
+
+
+def test_every_column_is_read_from_its_own_cell(tmp_path):
+    row = read_flux_csv(_write(tmp_path, "distinct.csv", DISTINCT)).rows[0]
+    assert row.stokes == (2.5, 0.125, -0.0625, 0.03125) and row.spix == -0.71
+    assert (row.uvmin, row.uvmax) == (12.5, 480.0)
+    # the pipeline writes N/A for an unknown field or intent: no value, not the text 'N/A'
+    assert row.note("field") is None and row.field_name is None and row.intents == ()
+    assert row.note("age") == "3.5"
+
+
+@pytest.mark.parametrize("column", ["I", "Q", "U", "V", "spix", "uvmin", "uvmax"])
+@pytest.mark.parametrize("bad", ["abc", "nan"])
+def test_a_bad_number_is_named_by_its_column(tmp_path, column, bad):
+    header, row = DISTINCT.splitlines()
+    cells = row.split(",")
+    cells[header.split(",").index(column)] = bad
+    path = _write(tmp_path, "flux.csv", header + "\n" + ",".join(cells) + "\n")
+    why = "not a number" if bad == "abc" else "expected a finite number"
+    with pytest.raises(ValueError, match=rf"line 2: {column} is '{bad}'[,;] {why}"):
+        read_flux_csv(path)
+
+
+def test_rows_are_written_back_in_the_layout_they_were_read(tmp_path):
+    for name, text in (("new.csv", DISTINCT), ("old.csv", OLD)):
+        table = read_flux_csv(_write(tmp_path, name, text))
+        out = str(tmp_path / f"out-{name}")
+        write_flux_csv(out, table, table.rows)
+        with open(out, newline="", encoding="utf-8") as fh:
+            lines = list(csv.reader(fh))
+        assert tuple(lines[0]) == (COLUMNS if table.with_uv else OLD_COLUMNS)
+        assert lines[1] == table.rows[0].cells(table.with_uv)
+        assert read_flux_csv(out).rows == tuple(replace(r, line=2) for r in table.rows[:1])
+    row = read_flux_csv(str(tmp_path / "new.csv")).rows[0]
+    assert row.cells(True)[8:10] == ["12.5", "480.0"] and len(row.cells(False)) == 9
+    # an older row has no uv range: the current layout writes 0.0 (the pipeline's 'none')
+    assert replace(row, uvmin=None, uvmax=None).cells(True)[8:10] == ["0.0", "0.0"]
 
 
 CATALOG = (
@@ -344,6 +405,12 @@ def test_non_numeric_catalog_value_names_file_line_and_value(tmp_path):
         read_catalog_file(_write(tmp_path, "two.csv", two))
     with pytest.raises(ValueError, match=r"\(1 more: line 4\)"):
         read_catalog_file(_write(tmp_path, "two.csv", two))
+    # three bad rows: the two after the first listed by line, comma-separated
+    three = two.replace("91.5,2.60,", "91.5,x,")
+    with pytest.raises(
+        ValueError, match=r"line 2 \(data row 1\): flux is 'x', not a number \(2 more: line 3, 4\)$"
+    ):
+        read_catalog_file(_write(tmp_path, "three.csv", three))
 
 
 def test_empty_catalog_error_is_not_an_exact_value(tmp_path):
@@ -365,3 +432,97 @@ def test_empty_catalog_error_is_not_an_exact_value(tmp_path):
     )
     with pytest.raises(ValueError, match=rf"cat.ecsv' line {line} \(data row 2\): flux is 'bad'"):
         read_catalog_file(str(ecsv))
+
+
+@pytest.mark.usefixtures("ascii_locale")
+def test_flux_csv_is_read_and_written_as_utf8_whatever_the_locale(tmp_path):
+    text = DISTINCT.replace("field=N/A", "field=Großer_Quasar")
+    path = tmp_path / "utf8.csv"
+    path.write_bytes(text.encode("utf-8"))
+    table = read_flux_csv(str(path))
+    assert table.rows[0].field_name == "Großer_Quasar"
+    out = tmp_path / "out.csv"
+    write_flux_csv(str(out), table, table.rows)
+    assert (
+        out.read_bytes()
+        .decode("utf-8")
+        .splitlines()[1]
+        .endswith("field=Großer_Quasar intents=N/A age=3.5")
+    )
+
+
+def _one_check(tmp_path, run_at):
+    table = read_flux_csv(_write(tmp_path, "flux.csv", NEW))
+    src = FileSource.open(_write(tmp_path, "cat.csv", CATALOG))
+    obs = dt.datetime(2019, 3, 6, 3, 0, tzinfo=dt.timezone.utc)
+    ms = "uid___A002_X1.ms"
+    target = EbTarget(
+        ms, str(tmp_path / ms), "J1751+0939", obs, (17,), (336.495e9,), table.rows[:1]
+    )
+    opts = CheckOptions(n_mc=200)
+    cat = src.for_target(target, opts)
+    return GridfluxResult(checks=(check_eb(target, cat, opts),), run_at=run_at), table, cat
+
+
+def test_outputs_replace_files_already_at_their_paths(tmp_path):
+    # the task refuses existing outputs before any work (overwrite=False); what is left at
+    # the staged names (a run killed under the same pid) must not stop the writers
+    result, table, cat = _one_check(tmp_path, "2026-11-21 14:00:00 UTC")
+    paths = output_paths(str(tmp_path / "out"))
+    for p in paths.values():
+        Path(p).write_text("left by a killed run\n")
+    write_outputs(result, paths, table, {"uid___A002_X1.ms": cat.measurements})
+    assert read_flux_csv(paths["fluxcsv"]).rows[0].note("queried_at") == "2026-11-21 14:00:00 UTC"
+    assert "left by" not in Path(paths["ecsv"]).read_text()
+    assert json.loads(Path(paths["json"]).read_text())["eb"][0]["field"] == "J1751+0939"
+
+
+def test_updated_flux_csv_without_a_run_time_is_stamped_now_in_utc(tmp_path, monkeypatch):
+    # ALMA's local time is 3 or 4 h behind UTC: a local stamp would be hours off
+    monkeypatch.setenv("TZ", "America/Santiago")
+    time.tzset()
+    try:
+        result, table, _ = _one_check(tmp_path, None)
+        before = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        (row, *_) = updated_flux_rows(result, table)
+        after = dt.datetime.now(dt.timezone.utc)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    stamp = dt.datetime.strptime(row.note("queried_at"), "%Y-%m-%d %H:%M:%S UTC")
+    assert before <= stamp.replace(tzinfo=dt.timezone.utc) <= after
+
+
+def test_updated_row_keeps_q_u_v_fractions_and_writes_na_for_no_intents(tmp_path):
+    row = read_flux_csv(_write(tmp_path, "distinct.csv", DISTINCT)).rows[0]
+    new = updated_row(row, field="J0510+1800", flux=5.0, spix=-0.4, age_days=1.234, stamp="S")
+    assert new.stokes == (5.0, 0.25, -0.125, 0.0625) and new.spix == -0.4  # I doubled
+    # no intents in the row: the pipeline's N/A, which reads back as none
+    assert new.comment == (
+        "# field=J0510+1800 intents=N/A origin=almacal.gridflux_check age=1.23 queried_at=S"
+    )
+    assert new.intents == () and new.field_name == "J0510+1800" and new.age_days == 1.23
+
+
+def test_a_quoted_line_break_in_a_comment_is_kept_as_written(tmp_path):
+    # csv needs the file opened with newline='': a CRLF inside quotes is data, not a line end
+    text = DISTINCT.replace('"# field=N/A', '"# field=N/A\r\nsecond line')
+    path = tmp_path / "crlf.csv"
+    path.write_bytes(text.encode("utf-8"))
+    row = read_flux_csv(str(path)).rows[0]
+    assert "field=N/A\r\nsecond line" in row.comment
+
+
+@pytest.mark.usefixtures("ascii_locale")
+@pytest.mark.parametrize("name", ["cat.csv", "cat.ecsv"])
+def test_catalog_file_is_read_as_utf8_whatever_the_locale(tmp_path, name):
+    rows = CATALOG.replace("J1751+0939,2019-03-05", "J1751+0939 (Großer),2019-03-05")
+    path = tmp_path / name
+    if name.endswith(".ecsv"):
+        with open(path, "w", encoding="utf-8") as fh:
+            Table.read(rows, format="ascii.csv").write(fh, format="ascii.ecsv")
+    else:
+        path.write_bytes(rows.encode("utf-8"))
+    assert "ß" in path.read_bytes().decode("utf-8")  # guard: the file is not ASCII
+    sources = [m.source for m in read_catalog_file(str(path))]
+    assert sources == ["J1751+0939", "J1751+0939", "J1751+0939 (Großer)"]

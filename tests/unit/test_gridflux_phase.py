@@ -1,5 +1,6 @@
 """Seed 000 App. C phase-calibrator check from a known extrapolation (no casatools)."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -47,3 +48,14 @@ def test_phase_check_without_data_is_an_error():
     ex = run([m(-1, 100.0, 2.0), m(-1, 300.0, 1.2)], freqs=(336e9, 338e9))
     with pytest.raises(ValueError, match="x.ms: phase calibrator J1924 has no unflagged data"):
         phase_check("x.ms", "J1924", ex, np.array([np.nan, 1.0]), np.array([1.0, 0.0]))
+
+
+def test_small_total_weight_is_data_and_the_extrapolation_warnings_are_kept():
+    ex = run([m(-1, 100.0, 2.0), m(-1, 300.0, 1.2)], freqs=(336e9, 338e9))
+    ex = dataclasses.replace(ex, warnings=("index from a pair 2.5 d apart",))
+    # weights are sums of visibility weights (1/Jy^2): a total below 1 is still data
+    pc = phase_check("x.ms", "J1924", ex, np.array([1.0, 1.2]), np.array([0.25, 0.5]))
+    assert pc.measured_jy == pytest.approx((0.25 * 1.0 + 0.5 * 1.2) / 0.75, rel=1e-12)
+    assert pc.measured_sigma_jy == pytest.approx(1 / math.sqrt(0.75), rel=1e-12)
+    assert pc.warnings == ("index from a pair 2.5 d apart",)
+    assert pc.to_record()["warnings"] == ["index from a pair 2.5 d apart"]

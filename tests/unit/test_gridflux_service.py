@@ -6,13 +6,14 @@ import time
 
 import numpy as np
 import pytest
+from astropy.io.votable import conf as votable_conf
 from astropy.table import Table
 
 from almacal.catalog_query import ServiceConfig, ServiceError
 from almacal.gridflux.catalog import make_measurement
-from almacal.gridflux.check import CheckOptions, EbTarget, check_eb
+from almacal.gridflux.check import Catalog, CheckOptions, EbTarget, check_eb
 from almacal.gridflux.delays import ingestion_delays
-from almacal.gridflux.service import SEARCH_RADIUS_DEG, SEARCH_VERSION, query_flux
+from almacal.gridflux.service import SEARCH_RADIUS_DEG, SEARCH_VERSION, query_flux, read_votable
 from almacal.gridflux.sources import FileSource, ServiceSource
 from almacal.io.catalog_service import HttpCatalogClient
 from tests.unit.gridflux_fake_service import (
@@ -22,6 +23,8 @@ from tests.unit.gridflux_fake_service import (
     separation_deg,
     serve,
 )
+from tests.unit.test_gridflux_extrapolate import m
+from tests.unit.test_gridflux_task import FakeClient
 
 OBS = dt.datetime(2019, 3, 6, 3, 30, tzinfo=dt.timezone.utc)
 SOURCE = "J1751+0939"
@@ -314,3 +317,59 @@ def test_the_named_source_wins_over_a_nearer_one():
     kept, (note,) = source_rows(rows, "J0000+0000", RADEC)
     assert kept == [rows[0], rows[2]] and "source id 7 (J1751+0939N) at 0.50 arcsec" in note
     assert source_rows([], SOURCE, RADEC) == ([], ())
+
+
+def test_service_flux_is_reported_only_beyond_one_percent_of_the_rule():
+    meas = (m(-1, 91.5, 2.2, 0.02), m(-1.5, 103.5, 2.1, 0.02), m(-1.2, 343.5, 1.0, 0.05))
+    target = EbTarget("x.ms", "", "J1751+0939", OBS, (17, 19, 21), (336.5e9, 338.5e9, 348.5e9))
+    opts = CheckOptions(n_mc=200, indexfit="twopoint")
+    rule = check_eb(target, Catalog(meas, "file", "cat.csv"), opts).extrapolation.flux
+
+    def warnings(answers):
+        cat = Catalog(meas, "service", "fake://", service_answers=answers)
+        return [w for w in check_eb(target, cat, opts).warnings if "/sc/flux" in w or "own" in w]
+
+    def answer(k, ratio):
+        return {"fluxdensity": float(rule[k] * ratio), "statuscode": "OK"}
+
+    # 0.5 % from the rule: agrees; 3 % above: reported with its difference
+    assert warnings((answer(0, 1.005), answer(1, 0.995), answer(2, 1.005))) == []
+    line, missing = warnings((answer(0, 1.005), answer(1, 1.03), {"error": "HTTP 503"}))
+    assert line == (
+        f"spw 19: the service's own flux {rule[1] * 1.03:.4f} Jy (status OK) differs by "
+        "+3.0 % from the rule applied to its measurements"
+    )
+    assert missing == "spw 21: no /sc/flux answer to cross-check the rule (HTTP 503)"
+
+
+def test_an_empty_catalog_is_refused_naming_the_calibrator():
+    target = EbTarget("x.ms", "", "J1751+0939", OBS, (17,), (336.5e9,))
+    empty = Catalog((), "file", "cat.csv")
+    with pytest.raises(ValueError, match=r"^the catalog has no Band 3 measurement of J1751\+0939$"):
+        check_eb(target, empty, CheckOptions(n_mc=100))
+
+
+def test_service_votable_is_read_whatever_the_users_astropy_votable_setting():
+    q = {"NAME": SOURCE, "FREQUENCY": "336495000000.0", "DATE": "06-Mar-2019"}
+    text = FakeCatalog([], {}).flux(q)  # no version, no namespace: as the service answers
+    # a user's astropy config may make the VOTable reader strict
+    with votable_conf.set_temp("verify", "exception"):
+        table = read_votable(text)
+    assert table["FluxDensity"][0] == pytest.approx(2.44, abs=1e-12)
+
+
+def test_asof_note_is_added_to_the_notes_of_the_search():
+    fake = _fake(_meas(), names={SOURCE: ("PKS 1749+096",)})  # found as the nearest source
+    asof = CheckOptions(n_mc=200, asof=dt.datetime(2019, 3, 8, tzinfo=dt.timezone.utc))
+    notes = ServiceSource(FakeClient(fake)).catalog(SOURCE, OBS, asof, RADEC).notes
+    assert len(notes) == 2
+    assert "no source named" in notes[0] and "gives no ingestion dates" in notes[1]
+
+
+def test_a_bad_observing_date_of_the_search_names_the_row_and_its_column():
+    (bad,) = _meas()[:1]
+    fake = _fake([], bad_rows=[(bad, {"dateObserved": "someday"})])
+    with pytest.raises(
+        ValueError, match=r"measurement id 1000: dateObserved: 'someday' is not a date"
+    ):
+        ServiceSource(FakeClient(fake)).catalog(SOURCE, OBS, CheckOptions(), RADEC)

@@ -39,7 +39,9 @@ def test_non_positive_flux_is_refused_only_for_the_calibrator(tmp_path):
     (t,) = build_targets([_meta()], table, "")  # the target's I = 0 row is only copied
     assert t.spws == (17,)
     bad = _csv(tmp_path, [_row(17).replace(",2.0,", ",-1,")])
-    with pytest.raises(ValueError, match=r"line 2: I is -1.0 Jy for .* field J1751\+0939 spw 17"):
+    with pytest.raises(
+        ValueError, match=r"line 2: I is -1.0 Jy for uid___A002_X1.ms field J1751\+0939 spw 17"
+    ):
         build_targets([_meta()], bad, "")
 
 
@@ -60,7 +62,12 @@ def test_amplitude_row_stands_in_for_a_missing_intent(tmp_path):
             "",
             "has no rows for uid___A002_X1.ms; it lists other",
         ),
-        (_meta(), [_row(17), _row(17)], "", "lines 2 and 3: two rows for .* spw 17"),
+        (
+            _meta(),
+            [_row(17), _row(17)],
+            "",
+            r"lines 2 and 3: two rows for uid___A002_X1.ms field J1751\+0939 spw 17",
+        ),
         (_meta(), [_row(25)], "", "no row for uid___A002_X1.ms field J1751.*spws \\[17, 19, 21\\]"),
         (_meta(), None, "J0000+0000", "field 'J0000\\+0000' not found"),
     ],
@@ -76,3 +83,21 @@ def test_phase_calibrators():
     assert t.field == "J1830+0619" and t.spws == (17, 19, 21) and t.radec_deg == (277.6, 6.3)
     with pytest.raises(ValueError, match="phasecheck=True but uid___A002_X1.ms has no field"):
         phase_calibrators([_meta(phase=())])
+
+
+def test_calibrator_rows_match_by_name_or_by_field_id(tmp_path):
+    # spw 17 names the field only in its comment (another id), spw 19 gives only its id
+    rows = [_row(17, field="7"), _row(19, note="intents=AMPLITUDE,BANDPASS")]
+    (t,) = build_targets([_meta()], _csv(tmp_path, rows), "")
+    assert t.spws == (17, 19) and [r.line for r in t.pipe_rows] == [2, 3]
+
+
+@pytest.mark.parametrize(("flux", "ok"), [("0.0", False), ("0.5", True), ("1.0", True)])
+def test_calibrator_flux_must_be_positive_and_any_positive_flux_will_do(tmp_path, flux, ok):
+    table = _csv(tmp_path, [_row(17).replace(",2.0,", f",{flux},")])
+    if ok:
+        (t,) = build_targets([_meta()], table, "")
+        assert t.pipe_rows[0].flux == float(flux)
+    else:
+        with pytest.raises(ValueError, match=r"line 2: I is 0.0 Jy .* needs I > 0"):
+            build_targets([_meta()], table, "")

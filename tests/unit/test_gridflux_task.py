@@ -9,8 +9,9 @@ import pytest
 from almacal.casatask.skeleton import run_task
 from almacal.catalog_query import Answer
 from almacal.gridflux.catalog import make_measurement
+from almacal.gridflux.check import Catalog, CheckOptions, EbTarget, check_eb
 from almacal.gridflux.ebselect import FLUX_INTENTS, check_alma, fields_with_intent, science_spws
-from almacal.gridflux.task import GridfluxCheckTask
+from almacal.gridflux.task import GridfluxCheckTask, check_lines
 from tests.unit.gridflux_eb import NAMES, OBS, RADEC, SCIENCE, SCIENCE_HZ, eb_info
 from tests.unit.gridflux_fake_service import FakeCatalog
 
@@ -189,3 +190,46 @@ def test_binary_fluxcsv_stops_the_task_before_any_ms_is_read(tmp_path, monkeypat
     with pytest.raises(ValueError, match=r"fluxcsv '.*flux.csv' is not a UTF-8 text file"):
         run_task(GridfluxCheckTask(readers), _args([vis], fluxcsv=str(garbage)))
     assert readers.asked == [] and readers.log == []
+
+
+def test_delays_of_the_calibrator_entries_are_recorded_and_logged(tmp_path, monkeypatch):
+    monkeypatch.setattr("almacal.casatask.skeleton.casalog", _NoLog())
+    vis = _ms_dir(tmp_path)
+    catalog = tmp_path / "catalog.csv"
+    # lags 1.9167, 1.9167 and 3.9583 d (ingested at midnight); another source's entry is
+    # not the calibrator's
+    catalog.write_text(
+        "source,date,frequency,flux,error,ingested\n"
+        "J1751+0939,2019-03-04T02:00:00,91.5,2.60,0.05,2019-03-06\n"
+        "J1751+0939,2019-03-04T02:00:00,103.5,2.45,0.05,2019-03-06\n"
+        "J1751+0939,2019-03-05T01:00:00,343.5,1.45,0.07,2019-03-09\n"
+        "J1830+0619,2019-03-01T00:00:00,91.5,0.60,0.05,2019-04-30\n"
+    )
+    readers = FakeReaders([eb_info(path=vis)], None)
+    args = _args([vis], catalog=str(catalog), delays=True, phasecheck=False)
+    rec = run_task(GridfluxCheckTask(readers), args)
+    short, long_ = 46 / 24, 95 / 24
+    (d,) = rec["delays"]
+    assert d["source"] == NAMES[0] and d["n"] == 3
+    # 90th percentile of (short, short, long), linear: short + 0.8 (long - short)
+    assert d["median_lag_days"] == pytest.approx(short, abs=1e-9)
+    assert d["p90_lag_days"] == pytest.approx(short + 0.8 * (long_ - short), abs=1e-9)
+    assert d["max_lag_days"] == pytest.approx(long_, abs=1e-9)
+    line = f"{NAMES[0]} catalog ingestion lag: median 1.9 d, 90th percentile 3.6 d, max 4.0 d (3)"
+    assert (line, "INFO") in readers.log
+    without = run_task(GridfluxCheckTask(readers), args | {"delays": False})
+    assert without["delays"] == []
+
+
+def test_check_log_keeps_every_line_before_the_warnings():
+    meas, _ = _catalog()
+    target = EbTarget("x.ms", "", NAMES[0], OBS, (17, 19), (336.5e9, 338.5e9))
+    cat = Catalog(tuple(meas), "file", "cat.csv", notes=("a note on the catalog",))
+    lines = check_lines(check_eb(target, cat, CheckOptions(n_mc=200, indexfit="twopoint")))
+    assert [p for _, p in lines] == ["INFO", "INFO", "INFO", "WARN"]
+    assert lines[0][0].startswith(f"x.ms {NAMES[0]} {OBS.date()}: Band 3 1.0 d from")
+    assert [line.split(":")[0] for line, _ in lines[1:3]] == [
+        "  spw 17 336.500 GHz",
+        "  spw 19 338.500 GHz",
+    ]
+    assert lines[3] == ("  x.ms: a note on the catalog", "WARN")

@@ -9,6 +9,7 @@ from almacal.relcal.factors import mean_correction_factors
 from almacal.spwcons.inputs import PerSpwFits
 from almacal.spwcons.normalize import normalized_mcfs
 from almacal.spwcons.results import SpwConsistencyResult
+from tests.unit.ascii_locale import ascii_locale  # noqa: F401 (fixture)
 from tests.unit.spwcons_synth import synthetic_record
 
 
@@ -39,6 +40,12 @@ def test_record_round_trips_through_json(record, tmp_path):
         (lambda r: r["mcf_spw"].__setitem__(0, "x"), "not a numeric"),
         (lambda r: r.update(spw_freq_hz=[343.5e9] * 4), "two different spw frequencies"),
         (lambda r: r["mcf_sigma_spw"][0][0].__setitem__(1, 0.0), "epoch 1, field 'CAL1', spw 1"),
+        (lambda r: r["mcf_spw"][1][2].__setitem__(0, 0.0), "epoch 2, field 'CAL3', spw 0"),
+        (
+            lambda r: r.update(task="gridflux_check"),
+            r"not a relcal_fit result \(task='gridflux_check'\)",
+        ),
+        (lambda r: r["flux_sigma_spw"].__setitem__(0, "x"), "flux_sigma_spw .*not a numeric"),
     ],
     ids=[
         "no-perspw",
@@ -50,6 +57,9 @@ def test_record_round_trips_through_json(record, tmp_path):
         "junk",
         "one-freq",
         "zero-error",
+        "zero-mcf",
+        "task-named",
+        "junk-named",
     ],
 )
 def test_bad_records_are_refused_with_a_clear_message(record, change, match):
@@ -158,3 +168,17 @@ def test_record_is_plain_and_finite_when_sigma_spw_is_zero():
     assert all(type(v) in (bool, int, float, str) for v in values)
     assert all(np.isfinite(v) for v in values if type(v) is float)
     assert res.to_record()["decomposition"]["sigma_spw"]["error"] > 0
+
+
+@pytest.mark.usefixtures("ascii_locale")
+def test_resultfile_is_read_as_utf8_whatever_the_locale(record, tmp_path):
+    record["field"][0] = "Großer Quasar"  # a user's own name: not ASCII
+    path = tmp_path / "fit.json"
+    path.write_bytes(json.dumps(record, ensure_ascii=False).encode("utf-8"))
+    assert PerSpwFits.from_json(str(path)).fields[0] == "Großer Quasar"
+
+
+def test_any_positive_spw_frequency_is_taken(record):
+    # only a positive frequency is needed (the fits use ratios): 0.5 Hz is odd, not wrong
+    record["spw_freq_hz"] = [0.5, 0.75, 1.0, 1.25]
+    assert PerSpwFits.from_record(record).spw_freq_hz.tolist() == [0.5, 0.75, 1.0, 1.25]

@@ -150,3 +150,18 @@ def test_null_record():
         "spw_freq_hz": BAND7_HZ.tolist(),
     }
     assert null.alpha.shape == (500,) and null.sigma_alpha == np.std(null.alpha, ddof=1)
+
+
+def test_non_positive_draws_at_extreme_noise_leave_every_alpha_finite():
+    # sigma_spw = 0.5: a point falls at or below 0 with P = Phi(-2) = 2.3 %, so about
+    # 2000 x 12 x 0.023 ~ 550 of the drawn MCFs are non-positive; they are clipped, not NaN
+    null = simulate_alpha(
+        freq_hz=np.array([336.5e9, 338.5e9, 348.5e9, 350.5e9]),
+        sigma_spw=0.5,
+        sigma_fit=0.05,
+        n_cal=3,
+        n_mc=2000,
+        rng=np.random.default_rng(17),
+    )
+    assert null.alpha.shape == (2000,) and np.all(np.isfinite(null.alpha))
+    assert np.isfinite(null.sigma_alpha) and null.sigma_alpha > 1.0  # guard: extreme indeed

@@ -60,3 +60,21 @@ def test_sigma_k_is_the_scatter_of_k_without_an_offset():
         sigma_k = qa.sigma_k
     # 300 sets x 7 epochs x 3 spws (~2000 independent): the std is known to ~2 %; allow 6 %
     assert np.std(dev) == pytest.approx(sigma_k, rel=0.06)
+
+
+def test_fine_score_at_exactly_five_sigma_is_marginal_not_outlier():
+    # 1 calibrator, 2 epochs: K = 0.5 and 1.5 against spw 0 (the higher SNR), and
+    # sigma_K = sqrt(2 sigma_spw^2 (n_e - 1) / n_e) = 0.1: |1 - K| / sigma_K is 5.0 exactly
+    flux = np.array([[[1.0, 1.0]], [[1.0, 3.0]]])
+    sigma = np.array([[[0.01, 0.1]], [[0.01, 0.1]]])
+    q = spectral_consistency(flux, sigma, sigma_spw=0.1, sigma_fit=0.0)
+    assert list(q.fine_z) == [5.0, 5.0] and list(q.fine_ref_spw) == [0, 0]
+    assert list(q.fine_score) == [0.75, 0.75] and q.verdicts() == ["marginal", "marginal"]
+    wider = spectral_consistency(flux, sigma, sigma_spw=0.099, sigma_fit=0.0)
+    assert list(wider.fine_score) == [0.5, 0.5]  # just above 5 sigma: outlier
+
+
+def test_verdict_words():
+    flux = np.array([[[1.0, 1.0]], [[1.0, 1.0]]])  # no deviation at all: consistent
+    q = spectral_consistency(flux, np.full(flux.shape, 0.01), sigma_spw=0.1, sigma_fit=0.0)
+    assert q.verdicts() == ["consistent", "consistent"]

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from almacal.spwcons.powerlaw import fit_power_law, loglin_slopes
+from almacal.spwcons.powerlaw import PowerLaw, fit_power_law, loglin_slopes
 from tests.unit.spwcons_synth import BAND7_HZ
 
 X = BAND7_HZ / np.exp(np.log(BAND7_HZ).mean())
@@ -107,3 +107,23 @@ def test_bootstrap_percentiles_match_the_residual_scatter():
     assert p.to_record()["zero_in_boot_interval95"] is False and lo < -0.3 < hi
     flat = fit_power_law(BAND7_HZ, X**0.0 * norm / X**-0.3, sigma, nboot=2000, rng=rng)
     assert flat.to_record()["zero_in_boot_interval95"] is True and flat.consistent_with_zero
+
+
+@pytest.mark.parametrize(
+    ("interval", "zero_in"),
+    [((0.0, 0.3), True), ((-0.3, 0.0), True), ((1e-9, 0.3), False), ((-0.3, -1e-9), False)],
+)
+def test_zero_on_the_edge_of_the_bootstrap_interval_is_in_it(interval, zero_in):
+    p = PowerLaw(
+        c=1.0,
+        alpha=0.1,
+        alpha_error=0.05,
+        p_value=0.05,
+        alpha_boot=0.1,
+        alpha_boot_minus=0.05,
+        alpha_boot_plus=0.05,
+        boot_interval95=interval,
+        chi2_red=1.0,
+        nu0_hz=343.5e9,
+    )
+    assert p.to_record()["zero_in_boot_interval95"] is zero_in

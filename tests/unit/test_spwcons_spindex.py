@@ -32,3 +32,11 @@ def test_equal_or_bad_frequencies_are_refused():
         sigma_alpha(0.008, 336.5, 336.5)
     with pytest.raises(ValueError, match="positive"):
         sigma_alpha(0.008, -1.0, 336.5)
+
+
+@pytest.mark.parametrize(
+    ("nu1", "nu2"), [(0.0, 350.5), (336.5, 0.0), (-336.5, 350.5), (336.5, 336.5)]
+)
+def test_zero_negative_or_equal_frequencies_are_refused(nu1, nu2):
+    with pytest.raises(ValueError, match="need positive, different frequencies"):
+        sigma_alpha(0.008, nu1, nu2)

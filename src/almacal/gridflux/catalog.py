@@ -114,7 +114,8 @@ def read_catalog_file(path: str) -> tuple[Measurement, ...]:
         raise FileNotFoundError(f"catalog file {path!r} does not exist")
     fmt = "ascii.ecsv" if path.lower().endswith(".ecsv") else "ascii.csv"
     try:
-        table = Table.read(path, format=fmt)
+        # UTF-8 as _data_lines reads it, not the locale's encoding (ASCII under LANG=C)
+        table = Table.read(path, format=fmt, encoding="utf-8")
     except Exception as exc:  # astropy raises many types for a malformed table
         raise ValueError(f"catalog file {path!r} is not a readable {fmt} table: {exc}") from exc
     missing = [c for c in REQUIRED_COLUMNS if c not in table.colnames]
