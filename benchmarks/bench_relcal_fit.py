@@ -2,6 +2,8 @@
 
 One run, one machine, one generated full-size data set (simulate_epochs(size='full')):
 
+Steps 1-2 run --repeat times, interleaved, and each reports its median run.
+
 1. bare read: the same rows (calibrator fields, cross-correlations) and columns
    (DATA, FLAG, WEIGHT, FIELD_ID) that relcal_fit needs, getcol in row chunks,
    no arithmetic: the I/O floor;
@@ -151,6 +153,7 @@ def main() -> None:
     parser.add_argument("--n-epoch", type=int, default=7)
     parser.add_argument("--uvmodelfit-calls", type=int, default=6)
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of the timed runs")
     parser.add_argument("--reuse", action="store_true", help="use a set already in --outdir")
     args = parser.parse_args()
 
@@ -177,9 +180,20 @@ def main() -> None:
     )
 
     run_child("bare", paths, fields)  # warm the page cache
-    bare = run_child("bare", paths, fields)
-    fit = run_child("relcal", paths, fields)
-    fit_options = run_child("relcal", paths, fields, ALL_OPTIONS)
+    # --repeat rounds of the three, interleaved (a drift in the machine's load reaches
+    # all three alike); each keeps its median run
+    rounds = [
+        (
+            run_child("bare", paths, fields),
+            run_child("relcal", paths, fields),
+            run_child("relcal", paths, fields, ALL_OPTIONS),
+        )
+        for _ in range(args.repeat)
+    ]
+    bare, fit, fit_options = (
+        sorted((r[i] for r in rounds), key=lambda c: c["seconds"])[len(rounds) // 2]
+        for i in range(3)
+    )
     n_spw = len(fit["flux_spw"][0][0])
     combos = [
         (e, j, k) for e in range(len(paths)) for j in range(len(fields)) for k in range(n_spw)
@@ -210,6 +224,12 @@ def main() -> None:
         f"relcal_fit with {', '.join(f'{k}={v!r}' for k, v in ALL_OPTIONS.items())}: "
         f"{fit_options['seconds']:.1f} s, peak RSS {fit_options['peak_mb']:.0f} MB"
     )
+    for k, (b, f, o) in enumerate(rounds):
+        print(
+            f"round {k + 1}: bare {b['seconds']:.2f} s, relcal_fit {f['seconds']:.2f} s "
+            f"({f['seconds'] / b['seconds']:.2f}x), options {o['seconds']:.2f} s "
+            f"({o['seconds'] / b['seconds']:.2f}x)"
+        )
     print(f"RATIO uvmodelfit loop / relcal_fit = {loop / fit['seconds']:.1f}  (target >= 20)")
     print(f"RATIO relcal_fit / bare read = {fit['seconds'] / bare['seconds']:.2f}  (target <= 1.3)")
     print(
