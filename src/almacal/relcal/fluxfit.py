@@ -37,7 +37,8 @@ def stokes_i(vis: np.ndarray, flag: np.ndarray) -> tuple[np.ndarray, np.ndarray]
         bad = flag[..., 0] | flag[..., 1]
     valid = np.isfinite(v_i)
     valid &= ~bad
-    np.copyto(v_i, 0.0, where=~valid)
+    if not valid.all():  # a masked copy of a chunk is not free: skip it when none is needed
+        np.copyto(v_i, 0.0, where=~valid)
     return v_i, valid
 
 
