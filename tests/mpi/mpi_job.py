@@ -96,6 +96,12 @@ def main(spec_path: str) -> None:
             json.dump(result, fh)
     if lost_servers():
         return  # almacal.io.mpi.abort_world ends the MPI world at exit
+    threads = client.push_command_request(
+        "casalog.ompGetNumThreads()", block=True, target_server=result["servers"]
+    )
+    result["omp_threads"] = {str(r["server"]): r["ret"] for r in threads}
+    with open(spec["out"], "w", encoding="utf-8") as fh:
+        json.dump(result, fh)
     live = result["servers"]
     # casampi's serve loop looks for the stop signal every 3 s (stop took 6-9 s with this here)
     client.push_command_request(

@@ -188,6 +188,13 @@ def test_the_log_says_how_many_servers_were_used(runs):
     assert {ln.split("done on MPI server ")[1][0] for ln in done} == {"1", "2"}  # both worked
 
 
+def test_each_server_takes_its_share_of_the_cores_for_openmp(runs):
+    result, *_ = runs
+    cores = len(os.sched_getaffinity(0))
+    # 2 servers on this host: CASA's OpenMP code (applycal) on half its cores each
+    assert result["omp_threads"] == {"1": max(1, cores // 2), "2": max(1, cores // 2)}
+
+
 def test_relcal_apply_products_are_identical_and_history_written_once(runs):
     _, _, work, inputs_unchanged = runs
     assert inputs_unchanged  # split mode only reads the input MSs; relcal_fit never writes
