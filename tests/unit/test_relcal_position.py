@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from almacal.relcal.accumulate import MsSums, sum_epochs
 from almacal.relcal.posfit import fit_positions
 from almacal.relcal.uvgrid import (
     ARCSEC,
@@ -13,6 +14,7 @@ from almacal.relcal.uvgrid import (
     G_W,
     MAX_GRID_CELLS,
     MAX_OFFSET_ARCSEC,
+    GridCells,
     grid_sums,
     occupied_cells,
     uv_grid,
@@ -76,6 +78,45 @@ def test_grid_keeps_every_visibility_and_folds_hermitian():
     assert 2 * np.pi * grid.cell_lambda * MAX_OFFSET_ARCSEC * ARCSEC == pytest.approx(
         CELL_PHASE_RAD
     )
+
+
+def test_cells_of_two_ms_add_to_the_grid_of_both():
+    # two MSs of one epoch, two calibrators, partly overlapping cells: their occupied
+    # cells added (GridCells + GridCells, via MsSums + MsSums) must equal the occupied
+    # cells of the dense grid of all their data; sums of the same floats: exact to
+    # rounding (rtol 1e-12)
+    rng = np.random.default_rng(17)
+    grid = uv_grid(Q_MAX, 2)
+    u_all, v_all = _tracks(rng, 240, 3)
+    group_all = rng.integers(0, 2, 240)
+    dense = []
+    for rows in (slice(0, 150), slice(100, 240)):  # rows 100-149 in both: shared cells
+        u, v, group = u_all[rows], v_all[rows], group_all[rows]
+        vis = _vis(u, v, point=1.0, gauss=0.0, fwhm_as=1.0, dra=0.5, ddec=1.0)
+        w = rng.uniform(1, 2, u.shape)
+        dense.append(grid_sums(vis, np.ones(u.shape, bool), w, u, v, group, 2, grid))
+    a, b = (GridCells.from_dense(d) for d in dense)
+    both = GridCells.from_dense(dense[0] + dense[1])
+    for x, y, want in zip(a, b, both, strict=True):
+        # not vacuous: each side has cells the other lacks, and some in common
+        assert np.setdiff1d(x.cell, y.cell).size and np.setdiff1d(y.cell, x.cell).size
+        assert np.intersect1d(x.cell, y.cell).size
+        got = x + y
+        np.testing.assert_array_equal(got.cell, want.cell)
+        np.testing.assert_allclose(got.sums, want.sums, rtol=1e-12, atol=0)
+    empty = np.zeros((2, 0, 3))
+    sums = [
+        MsSums(point=empty, rows_unflagged=np.zeros(2), time_range=np.full((2, 2), np.nan), cells=c)
+        for c in (a, b)
+    ]
+    (epoch,) = sum_epochs(sums, np.array([0, 0]), 1)
+    assert epoch.cells is not None
+    for got, want in zip(epoch.cells, both, strict=True):
+        np.testing.assert_array_equal(got.cell, want.cell)
+        np.testing.assert_allclose(got.sums, want.sums, rtol=1e-12, atol=0)
+    # an MS without cells (no fitposition pass) gives an epoch without cells
+    plain = MsSums(point=empty, rows_unflagged=np.zeros(2), time_range=np.full((2, 2), np.nan))
+    assert (sums[0] + plain).cells is None
 
 
 def test_grid_geometry_shrinks_the_offset_limit_then_refuses():
