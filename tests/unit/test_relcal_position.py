@@ -12,6 +12,8 @@ from almacal.relcal.uvgrid import (
     CELL_PHASE_RAD,
     G_N,
     G_W,
+    G_W_U,
+    G_W_V,
     MAX_GRID_CELLS,
     MAX_OFFSET_ARCSEC,
     GridCells,
@@ -117,6 +119,47 @@ def test_cells_of_two_ms_add_to_the_grid_of_both():
     # an MS without cells (no fitposition pass) gives an epoch without cells
     plain = MsSums(point=empty, rows_unflagged=np.zeros(2), time_range=np.full((2, 2), np.nan))
     assert (sums[0] + plain).cells is None
+
+
+def _square_distances(cu, cv, cell):
+    """Nearest and farthest distance from the origin of the squares of side cell centred
+    on (cu, cv)."""
+    lo_u, hi_u, lo_v, hi_v = cu - cell / 2, cu + cell / 2, cv - cell / 2, cv + cell / 2
+    near = np.hypot(np.clip(0.0, lo_u, hi_u), np.clip(0.0, lo_v, hi_v))
+    far = np.hypot(np.maximum(abs(lo_u), abs(hi_u)), np.maximum(abs(lo_v), abs(hi_v)))
+    return near, far
+
+
+def test_within_keeps_the_cells_wholly_inside_the_annulus():
+    # data on 10-20 klambda and one point by the origin; a cell is kept when its whole
+    # square lies in lo <= q <= hi. Each cell's centre is its data's centroid rounded to
+    # the cell grid (the centroid lies inside the cell)
+    rng = np.random.default_rng(5)
+    grid = uv_grid(Q_MAX, 1)
+    q = np.append(rng.uniform(10e3, 20e3, 4000), 70.0)[:, None]
+    ang = np.append(rng.uniform(0, 2 * np.pi, 4000), 0.8)[:, None]
+    u, v = q * np.cos(ang), q * np.sin(ang)
+    n = u.shape[0]
+    ones = np.ones(u.shape, bool)
+    dense = grid_sums(np.ones(u.shape, complex), ones, np.ones(n), u, v, np.zeros(n, int), 1, grid)
+    (cells,) = GridCells.from_dense(dense)
+    c = grid.cell_lambda
+    centre = np.rint(cells.sums[:, [G_W_U, G_W_V]] / cells.sums[:, [G_W]] / c) * c
+    near, far = _square_distances(centre[:, 0], centre[:, 1], c)
+    for lo, hi in ((14e3, 17e3), (0.0, 12e3), (1.0, 12e3)):
+        kept = cells.within(grid, lo, hi)
+        want = (near >= lo) & (far <= hi)
+        assert 0 < want.sum() < want.size  # not vacuous: some cells in, some out
+        np.testing.assert_array_equal(kept.cell, cells.cell[want])
+        np.testing.assert_array_equal(kept.sums, cells.sums[want])
+    # the origin's cell is in [0, 12] klambda but not wholly beyond 1 lambda
+    origin = cells.cell[(near == 0)]
+    assert origin.size == 1
+    assert origin[0] in cells.within(grid, 0.0, 12e3).cell
+    assert origin[0] not in cells.within(grid, 1.0, 12e3).cell
+    # the limits are inclusive: a cell whose far corner is exactly at hi is inside
+    k = int(np.argmax(np.where(far <= 15e3, far, 0.0)))
+    assert cells.cell[k] in cells.within(grid, 0.0, far[k]).cell
 
 
 def test_grid_geometry_shrinks_the_offset_limit_then_refuses():

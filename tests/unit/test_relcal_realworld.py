@@ -172,6 +172,18 @@ def test_ratio_check_recovers_scale_without_a_model():
     np.testing.assert_allclose(chk.rfcf, chk.mcf[:, 0])
 
 
+def test_ratio_check_without_common_bins_has_no_mcf_and_no_uv_range():
+    # epoch 1 on 9-60 klambda, epoch 2 only beyond it: no bin has data in both epochs
+    rng = np.random.default_rng(4)
+    a, edges = _binned(rng, 0.8, 0.3, 8.0, 60e3)
+    b, _ = _binned(rng, 0.8, 0.3, 8.0, 150e3)
+    b[:, np.flatnonzero(a[0, :, B_W] > 0)] = 0.0
+    assert np.any(b[..., B_W] > 0)  # not vacuous: epoch 2 has data
+    chk = ratio_check(np.stack([a, b])[:, :, None], edges, np.ones((2, 1), bool))
+    assert np.isnan(chk.uv_klambda).all() and np.isnan(chk.mcf).all()
+    assert np.isnan(chk.rfcf).all() and chk.n_bin.tolist() == [0]
+
+
 def test_gaussian_model_recovers_a_resolved_source():
     rng = np.random.default_rng(9)
     sums = np.stack([_binned(rng, 0.0, 1.0, 6.0, 80e3)[0], _binned(rng, 0.0, 1.0, 6.0, 150e3)[0]])

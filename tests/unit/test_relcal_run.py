@@ -11,6 +11,8 @@ import pytest
 
 from almacal.casatask.skeleton import run_task
 from almacal.casatask.spec import load_spec
+from almacal.parallel import SERIAL
+from almacal.relcal.accumulate import MAX_BIN_BYTES, max_bin_bytes
 from almacal.relcal.task import RelcalFitTask
 from tests.unit.relcal_synth import FakeReader, fake_ms
 
@@ -264,3 +266,50 @@ def test_an_epoch_of_two_mss_adds_their_binned_sums(point_epochs, tmp_path):
     )
     assert day["uvrange_klambda"] == alone["uvrange_klambda"]
     assert set(reader.passes.values()) == {1}
+
+
+def test_two_passes_keep_the_common_uv_range_and_the_line_channels(epochs):
+    """fitposition with fitspw='auto' reads each MS twice (the cells need the line
+    channels): the first pass's common uv range and line channels are those of the
+    single pass without fitposition (the same sums), and both reach the record."""
+    opts = {"uvrange": "common", "fitspw": "auto"}
+    once, _ = _run(epochs, **opts)
+    twice, reader = _run(epochs, fitposition=True, **opts)
+    assert set(reader.passes.values()) == {2}  # not vacuous: the two-pass path ran
+    assert twice["uvrange_klambda"] == once["uvrange_klambda"]
+    assert 22 < twice["uvrange_klambda"][0] < 24  # the common range, not the full one
+    assert twice["line_channels"] == once["line_channels"] == {"A": {"0": [2, 3, 4]}}
+
+
+class _SpecSpy:
+    """A Mapper that runs the jobs here and keeps each MS pass's PassSpec (the other jobs
+    are fitposition's longest-baseline look-ups, one Target each)."""
+
+    def __init__(self):
+        self.specs = []
+
+    def map(self, fn, items, labels):
+        self.specs += [job[2].spec for job in items if isinstance(job, tuple)]
+        return SERIAL.map(fn, items, labels)
+
+    def describe(self):
+        return "spy"
+
+
+@pytest.mark.parametrize(
+    "options", [{"uvrange": "common"}, {"fitposition": True, "fitspw": "auto"}]
+)
+def test_each_pass_of_many_ms_keeps_its_share_of_the_bin_memory(tmp_path_factory, options):
+    """12 MSs: each MS's binned sums get 1/12 of the run's bound (below the per-MS
+    bound from 11 MSs on), in the one-pass and in the two-pass measurement."""
+    rng = np.random.default_rng(12)
+    paths = _paths(tmp_path_factory, "many", 12)
+    sets = [fake_ms(rng, p, day=30 * i, scale=1.0, n_row=300) for i, p in enumerate(paths)]
+    spy = _SpecSpy()
+    args = load_spec("relcal_fit").defaults()
+    args |= {"vis": paths, "field": CALS, "outfile": ""} | options
+    run_task(RelcalFitTask(FakeReader(sets), mapper=spy), args)
+    binned = [s for s in spy.specs if s.bins is not None]
+    assert len(binned) == 12  # not vacuous: one binned pass per MS
+    assert max_bin_bytes(12) < MAX_BIN_BYTES
+    assert {s.max_bin_bytes for s in binned} == {max_bin_bytes(12)}
