@@ -162,3 +162,25 @@ def test_field_point_flux_per_spw():
     np.testing.assert_allclose(weight, n * 2 / 0.3**2)  # Stokes I weight 2 / sigma^2
     assert np.all(np.abs(flux - FLUX_JY[1]) < 5 * 0.3 / np.sqrt(2 * n))
     assert reader.passes["/fake/gf.ms"] == 1
+
+
+@pytest.mark.parametrize("zero_longest", [False, True])
+def test_uv_limits_of_the_weighted_data_whatever_the_weight_scale(zero_longest):
+    # sigma 2 Jy: Stokes I weights 0.5 (< 1, as in many archive MSs); with zero_longest
+    # the longest calibrator baseline has weight 0 and leaves the limits
+    rng = np.random.default_rng(31)
+    ms = fake_ms(rng, "/fake/w.ms", day=0, scale=1.0, sigma=2.0)
+    cal = (ms.ant[0] != ms.ant[1]) & (ms.field_id < N_CAL)
+    d = np.hypot(ms.uvw[0], ms.uvw[1])
+    if zero_longest:
+        longest = np.flatnonzero(cal)[np.argmax(d[cal])]
+        weight = ms.weight.copy()
+        weight[:, longest] = 0.0
+        ms = type(ms)(**{**ms.__dict__, "weight": weight})
+        cal[longest] = False
+    s = _sums(FakeReader([ms]), _target(ms), PassSpec(uv_limits=True))
+    freq = np.concatenate([ms.info.chan_freq_hz[k] for k in range(2)])
+    k = freq / 299_792_458.0
+    # the same products as the pass (|uv| x nu / c): exact to rounding
+    want = (d[cal].min() * k.min(), d[cal].max() * k.max())
+    assert s.uv_limits == pytest.approx(want, rel=1e-12)

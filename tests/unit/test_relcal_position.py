@@ -141,7 +141,8 @@ def test_within_keeps_the_cells_wholly_inside_the_annulus():
     u, v = q * np.cos(ang), q * np.sin(ang)
     n = u.shape[0]
     ones = np.ones(u.shape, bool)
-    dense = grid_sums(np.ones(u.shape, complex), ones, np.ones(n), u, v, np.zeros(n, int), 1, grid)
+    w = np.full(n, 0.5)  # weights below 1 (sigma > 1 Jy) are weights too
+    dense = grid_sums(np.ones(u.shape, complex), ones, w, u, v, np.zeros(n, int), 1, grid)
     (cells,) = GridCells.from_dense(dense)
     c = grid.cell_lambda
     centre = np.rint(cells.sums[:, [G_W_U, G_W_V]] / cells.sums[:, [G_W]] / c) * c

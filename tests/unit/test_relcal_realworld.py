@@ -12,6 +12,7 @@ from almacal.relcal.linefree import line_channels
 from almacal.relcal.selfcal_plan import central_antenna, parse_solints, phase_rms_deg, spw_map
 from almacal.relcal.uvmodel import (
     ARCSEC,
+    B_N,
     B_W,
     bin_sums,
     fit_models,
@@ -133,6 +134,20 @@ def _binned(rng, point, gauss, fwhm_arcsec, q_max, sigma=0.05, n=40000):
     w = np.full(n, 1 / sigma**2)
     edges = uv_edges_lambda()
     return bin_sums(vis, np.ones((n, 1), bool), w, q[:, None], np.zeros(n, int), 1, edges), edges
+
+
+def test_bin_sums_keep_weights_below_one():
+    # sigma 2 Jy per visibility: weight 0.25 (archive MSs often have weights < 1); every
+    # visibility inside the edges lands in one bin, with its weight and count
+    rng = np.random.default_rng(8)
+    _, edges = _binned(rng, 1.0, 0.0, 8.0, 60e3, n=10)
+    q = rng.uniform(edges[0], edges[-1], (500, 2))
+    w = np.full(500, 0.25)
+    s = bin_sums(
+        np.ones((500, 2), complex), np.ones((500, 2), bool), w, q, np.zeros(500, int), 1, edges
+    )
+    assert s[0, :, B_W].sum() == pytest.approx(0.25 * 1000, rel=1e-12)
+    assert s[0, :, B_N].sum() == 1000
 
 
 def test_point_plus_gaussian_total_flux_independent_of_coverage():

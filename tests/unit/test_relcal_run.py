@@ -313,3 +313,31 @@ def test_each_pass_of_many_ms_keeps_its_share_of_the_bin_memory(tmp_path_factory
     assert len(binned) == 12  # not vacuous: one binned pass per MS
     assert max_bin_bytes(12) < MAX_BIN_BYTES
     assert {s.max_bin_bytes for s in binned} == {max_bin_bytes(12)}
+
+
+def test_a_users_exclusion_is_logged_as_information_and_the_others_as_warnings(
+    point_epochs, monkeypatch
+):
+    """exclude='2:A' is the user's choice (INFO, reason 'exclude (user)'); a calibrator
+    with no data is a problem of the data (WARN)."""
+    posts: list[tuple[str, str]] = []
+    fake = types.SimpleNamespace(
+        casalog=types.SimpleNamespace(
+            post=lambda msg, priority="INFO", *a, **k: posts.append((msg, priority)),
+            origin=lambda *a: None,
+        )
+    )
+    monkeypatch.setitem(sys.modules, "casatasks", fake)
+    sets = list(point_epochs)
+    ms = sets[2]
+    flagged = [f.copy() for f in ms.flag]
+    for f in flagged:
+        f[..., ms.field_id == 1] = True
+    sets[2] = type(ms)(**{**ms.__dict__, "flag": flagged})
+    rec, _ = _run(sets, exclude=["2:A"])
+    assert {"epoch": 2, "field": "A", "reason": "exclude (user)"} in rec["exclusions"]
+    excluded = {m: p for m, p in posts if m.startswith("excluded epoch")}
+    assert excluded == {
+        "excluded epoch 2 A: exclude (user)": "INFO",
+        f"excluded epoch 3 B: all data flagged in {ms.info.path}": "WARN",
+    }
