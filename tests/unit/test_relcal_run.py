@@ -14,7 +14,7 @@ from almacal.casatask.spec import load_spec
 from almacal.parallel import SERIAL
 from almacal.relcal.accumulate import MAX_BIN_BYTES, max_bin_bytes
 from almacal.relcal.task import RelcalFitTask
-from tests.unit.relcal_synth import FakeReader, fake_ms
+from tests.unit.relcal_synth import N_CHAN, FakeReader, fake_ms
 
 SCALE = np.array([1.0, 0.92, 1.06, 0.97])
 CALS = ["A", "B", "C"]
@@ -341,3 +341,24 @@ def test_a_users_exclusion_is_logged_as_information_and_the_others_as_warnings(
         "excluded epoch 2 A: exclude (user)": "INFO",
         f"excluded epoch 3 B: all data flagged in {ms.info.path}": "WARN",
     }
+
+
+def test_the_longest_uv_distance_is_capped_by_uvrange_in_metres_or_wavelengths(point_epochs):
+    from almacal.relcal.plan import Target
+    from almacal.relcal.run import max_uv_lambda
+    from almacal.uvrange import UvRange
+
+    ms = point_epochs[0]
+    target = Target(
+        ms.info, np.array([0, 1, 2, -1]), {s: np.ones(N_CHAN, bool) for s in (0, 1)}, "DATA"
+    )
+    rows = (ms.ant[0] != ms.ant[1]) & (ms.field_id < 3)
+    d_max = float(np.hypot(ms.uvw[0, rows], ms.uvw[1, rows]).max())
+    k = max(ms.info.chan_freq_hz[s].max() for s in (0, 1)) / 299_792_458.0
+    assert d_max > 30.0  # not vacuous: the caps below cut it
+    # the same products as max_uv_lambda: exact to rounding
+    assert max_uv_lambda(FakeReader([ms]), target, None) == pytest.approx(d_max * k, rel=1e-12)
+    metres = UvRange(0.0, 30.0, in_wavelengths=False)
+    assert max_uv_lambda(FakeReader([ms]), target, metres) == pytest.approx(30.0 * k, rel=1e-12)
+    waves = UvRange(0.0, 20e3, in_wavelengths=True)
+    assert max_uv_lambda(FakeReader([ms]), target, waves) == 20e3
