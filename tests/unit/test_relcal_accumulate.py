@@ -184,3 +184,19 @@ def test_uv_limits_of_the_weighted_data_whatever_the_weight_scale(zero_longest):
     # the same products as the pass (|uv| x nu / c): exact to rounding
     want = (d[cal].min() * k.min(), d[cal].max() * k.max())
     assert s.uv_limits == pytest.approx(want, rel=1e-12)
+
+
+def test_read_range_spans_every_calibrators_channels(one_ms):
+    # per-calibrator channel masks (line channels removed for one calibrator only):
+    # the read covers the first to the last channel any calibrator uses, no more
+    from almacal.relcal.plan import read_slices
+
+    ms, _ = one_ms
+    per_cal = np.zeros((N_CAL, N_CHAN), bool)
+    per_cal[0, 2:5] = True
+    per_cal[1, 3:7] = True
+    flat = np.zeros(N_CHAN, bool)
+    flat[1:4] = True
+    (_, two_d), (_, one_d) = read_slices(_target(ms, {0: per_cal, 1: flat}))
+    assert (two_d.spw, two_d.chan_first, two_d.chan_last) == (0, 2, 6)
+    assert (one_d.spw, one_d.chan_first, one_d.chan_last) == (1, 1, 3)

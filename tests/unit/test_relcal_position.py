@@ -235,3 +235,22 @@ def test_too_few_cells_give_nan():
     sums = np.zeros((1, 1, grid.n_cells, 7))
     r = _fit(sums, grid, "point")
     assert np.isnan(r.fit.total[0, 0]) and np.isnan(r.dra_arcsec[0, 0])
+    assert r.fit.status[0, 0] == ""  # no data: its reason comes from the pass, not the fit
+    # one and two cells: fewer than the 3 parameters of a point with an offset
+    for k in (1, 2):
+        sums[0, 0, k * 7, [G_W, G_N]] = 1.0
+        r = _fit(sums, grid, "point")
+        assert np.isnan(r.fit.total[0, 0])
+        assert r.fit.status[0, 0] == f"only {k} (u, v) cells with data, 3 needed"
+
+
+def test_a_source_beyond_the_grid_limit_is_flagged_at_the_limit():
+    # a point 6" off on a grid that follows offsets up to 4": the fit stops at the bound
+    rng = np.random.default_rng(13)
+    sums, grid, _ = _gridded(rng, 0.05, point=1.0, gauss=0.0, fwhm_as=1.0, dra=6.0, ddec=0.3)
+    r = _fit(sums, grid, "point")
+    assert r.at_limit[0, 0]
+    assert (
+        r.fit.status[0, 0].startswith("offset (")
+        and "at the grid limit 4.00 arcsec" in (r.fit.status[0, 0])
+    )
