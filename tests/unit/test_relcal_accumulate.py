@@ -200,3 +200,21 @@ def test_read_range_spans_every_calibrators_channels(one_ms):
     (_, two_d), (_, one_d) = read_slices(_target(ms, {0: per_cal, 1: flat}))
     assert (two_d.spw, two_d.chan_first, two_d.chan_last) == (0, 2, 6)
     assert (one_d.spw, one_d.chan_first, one_d.chan_last) == (1, 1, 3)
+
+
+def test_bins_grow_to_hold_each_chunks_baselines():
+    # 10 bins per decade at k = 1000 lambda/m: a 10 m chunk fills bin 40, a later 17.8 m
+    # chunk bin 42 (the range grows by two bins at its top); every weight stays in its bin
+    from almacal.relcal.uvbins import ChannelBinner
+    from almacal.relcal.uvmodel import B_N, B_W
+
+    binner = ChannelBinner(1, 1, 0, 10, False)
+    for d, w in ((10.0, 2.0), (10**1.25, 3.0)):
+        ones = np.ones((4, 1))
+        binner.add(
+            ones + 0j, ones > 0, np.full(4, w), np.zeros(4, int), np.full(4, d), np.array([1e3])
+        )
+    b = binner.bins
+    assert b.first == 40
+    np.testing.assert_array_equal(b.sums[0, 0, :, B_W], [8.0, 0.0, 12.0, 0.0])
+    np.testing.assert_array_equal(b.sums[0, 0, :, B_N], [4, 0, 4, 0])

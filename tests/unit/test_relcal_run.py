@@ -362,3 +362,15 @@ def test_the_longest_uv_distance_is_capped_by_uvrange_in_metres_or_wavelengths(p
     assert max_uv_lambda(FakeReader([ms]), target, metres) == pytest.approx(30.0 * k, rel=1e-12)
     waves = UvRange(0.0, 20e3, in_wavelengths=True)
     assert max_uv_lambda(FakeReader([ms]), target, waves) == 20e3
+
+
+def test_the_table_has_fitpositions_offsets_per_pair(point_epochs):
+    args = load_spec("relcal_fit").defaults()
+    sets = point_epochs[:2]  # two epochs: a 6-pair table, fast
+    args |= {"vis": [s.info.path for s in sets], "field": CALS, "outfile": "", "fitposition": True}
+    result = RelcalFitTask(FakeReader(sets)).result(args)
+    t, rec = result.to_table(), result.to_record()
+    for col, key in (("dra", "model_dra_arcsec"), ("ddec", "model_ddec_arcsec")):
+        np.testing.assert_array_equal(t[col], np.ravel(rec[key]))
+        assert str(t[col].unit) == "arcsec"
+    assert np.isfinite(t["dra"]).all() and len(t) == 2 * 3  # not vacuous: every pair fitted
