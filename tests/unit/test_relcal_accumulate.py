@@ -218,3 +218,30 @@ def test_bins_grow_to_hold_each_chunks_baselines():
     assert b.first == 40
     np.testing.assert_array_equal(b.sums[0, 0, :, B_W], [8.0, 0.0, 12.0, 0.0])
     np.testing.assert_array_equal(b.sums[0, 0, :, B_N], [4, 0, 4, 0])
+
+
+def test_weight_spectrum_weights_each_channel(one_ms):
+    # WEIGHT_SPECTRUM (row, chan, corr): the row weight in every channel but channel 0,
+    # which has weight 0; the same as WEIGHT with channel 0 left out of the selection,
+    # but its visibilities count as valid and not weighted
+    import dataclasses
+
+    from almacal.relcal.accumulate import COUNT_VALID, COUNT_WEIGHTED
+
+    ms, reader = one_ms
+    plan = ms_plan(_target(ms), N_CAL, PassSpec())
+
+    def spectrum(c):
+        w = np.repeat(c.weight[:, None, :], c.data.shape[1], axis=1)
+        w[:, 0, :] = 0.0
+        return dataclasses.replace(c, weight=w)
+
+    s = accumulate((spectrum(c) for c in reader.chunks(plan.selection)), plan)
+    no_first = {k: np.arange(N_CHAN) > 0 for k in range(2)}
+    ref = _sums(reader, _target(ms, no_first))
+    np.testing.assert_allclose(s.point, ref.point, rtol=1e-12)  # the same sums, reordered
+    np.testing.assert_array_equal(s.counts[:, COUNT_WEIGHTED], ref.counts[:, COUNT_WEIGHTED])
+    cross = ms.ant[0] != ms.ant[1]
+    rows = np.array([np.count_nonzero(cross & (ms.field_id == j)) for j in range(N_CAL)])
+    # channel 0 of both spws: valid, not weighted
+    np.testing.assert_array_equal(s.counts[:, COUNT_VALID] - s.counts[:, COUNT_WEIGHTED], 2 * rows)
