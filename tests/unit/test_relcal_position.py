@@ -244,6 +244,18 @@ def test_too_few_cells_give_nan():
         assert r.fit.status[0, 0] == f"only {k} (u, v) cells with data, 3 needed"
 
 
+def test_a_gaussian_wider_than_the_shortest_baseline_measures_is_named():
+    # an 18" Gaussian on ACA baselines from 9 m (~16.3" the widest they measure): the
+    # point+Gaussian fit puts the FWHM at its bound with flux in the Gaussian, so its
+    # total flux is not measured
+    rng = np.random.default_rng(21)
+    sums, grid, _ = _gridded(rng, 0.05, point=0.5, gauss=1.0, fwhm_as=18.0, dra=0.3, ddec=0.2)
+    r = _fit(sums, grid, "point+gaussian")
+    assert r.fit.gaussian[0, 0] > 0.1  # not vacuous: the Gaussian has flux
+    assert r.fit.status[0, 0].startswith("Gaussian FWHM 16.")
+    assert "at its upper bound" in r.fit.status[0, 0]
+
+
 def test_a_source_beyond_the_grid_limit_is_flagged_at_the_limit():
     # a point 6" off on a grid that follows offsets up to 4": the fit stops at the bound
     rng = np.random.default_rng(13)
