@@ -245,3 +245,21 @@ def test_weight_spectrum_weights_each_channel(one_ms):
     rows = np.array([np.count_nonzero(cross & (ms.field_id == j)) for j in range(N_CAL)])
     # channel 0 of both spws: valid, not weighted
     np.testing.assert_array_equal(s.counts[:, COUNT_VALID] - s.counts[:, COUNT_WEIGHTED], 2 * rows)
+
+
+def test_lines_are_found_in_the_spws_read_and_none_in_a_spw_without_channels(one_ms):
+    # spw 0 (with A's line in channels 2-4) has no selected channel: it is not read and
+    # has no line channels; spw 1's spectrum is line-free
+    from almacal.relcal.cuts import find_lines
+
+    ms, reader = one_ms
+    t = _target(ms, {0: np.zeros(N_CHAN, bool), 1: np.ones(N_CHAN, bool)})
+    binned = _sums(reader, t, PassSpec(bins=BinPlan(FINE_PER_DECADE, True))).binned
+    assert binned[0] is None and binned[1] is not None
+    lines = find_lines([binned], t, FIELDS[:3], None)
+    assert [m.shape for m in lines.masks] == [(N_CAL, N_CHAN)] * 2
+    assert not np.any(lines.masks) and lines.channels() == {}
+    # guard: with spw 0 read, A's line is found there
+    full = _target(ms)
+    binned = _sums(reader, full, PassSpec(bins=BinPlan(FINE_PER_DECADE, True))).binned
+    assert find_lines([binned], full, FIELDS[:3], None).channels() == {"A": {"0": [2, 3, 4]}}
