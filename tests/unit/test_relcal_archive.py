@@ -347,6 +347,9 @@ def test_field_ids_are_accepted_and_checked_against_the_first_ms(sets):
     with pytest.raises(ValueError, match=r"field 'NOSUCH' not found in .*ep1\.ms; fields are: "
                        r"A, B, C, TARGET \(nor in the other 3 MSs in vis\)"):  # fmt: skip
         match_fields(infos, ["A", "NOSUCH"], "name", 1.0)
+    # with one MS there are no others to name
+    with pytest.raises(ValueError, match=r"fields are: A, B, C, TARGET$"):
+        match_fields(infos[:1], ["A", "NOSUCH"], "name", 1.0)
     with pytest.raises(ValueError, match="'A' and '0' both match FIELD 0 'A'"):
         match_fields(infos, ["A", "0"], "name", 1.0)
 
