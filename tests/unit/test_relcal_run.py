@@ -150,16 +150,22 @@ def test_options_remove_their_biases(epochs):
     assert pg["fit_status"] == [["ok"] * 3] * 3 and pg["exclusions"] == []
 
 
-def test_fully_flagged_field_is_excluded_in_its_epoch(point_epochs, log):
-    """A calibrator with every row flagged in one epoch leaves that epoch's rFCF (not the
-    run), with its reason; its flux in Eq. 1 is predicted by the other calibrators, so the
-    other epochs keep their rFCFs."""
+def _with_b_flagged_in_epoch_3(point_epochs):
+    """The epochs with every row of calibrator B flagged in epoch 3, and that MS."""
     sets = list(point_epochs)
     ms = sets[2]
     flagged = [f.copy() for f in ms.flag]
     for f in flagged:
         f[..., ms.field_id == 1] = True
     sets[2] = type(ms)(**{**ms.__dict__, "flag": flagged})
+    return sets, sets[2]
+
+
+def test_fully_flagged_field_is_excluded_in_its_epoch(point_epochs, log):
+    """A calibrator with every row flagged in one epoch leaves that epoch's rFCF (not the
+    run), with its reason; its flux in Eq. 1 is predicted by the other calibrators, so the
+    other epochs keep their rFCFs."""
+    sets, ms = _with_b_flagged_in_epoch_3(point_epochs)
     rec, _ = _run(sets)
     assert rec["exclusions"] == [
         {"epoch": 3, "field": "B", "reason": f"all data flagged in {ms.info.path}"}
@@ -328,12 +334,7 @@ def test_a_users_exclusion_is_logged_as_information_and_the_others_as_warnings(
         )
     )
     monkeypatch.setitem(sys.modules, "casatasks", fake)
-    sets = list(point_epochs)
-    ms = sets[2]
-    flagged = [f.copy() for f in ms.flag]
-    for f in flagged:
-        f[..., ms.field_id == 1] = True
-    sets[2] = type(ms)(**{**ms.__dict__, "flag": flagged})
+    sets, ms = _with_b_flagged_in_epoch_3(point_epochs)
     rec, _ = _run(sets, exclude=["2:A"])
     assert {"epoch": 2, "field": "A", "reason": "exclude (user)"} in rec["exclusions"]
     excluded = {m: p for m, p in posts if m.startswith("excluded epoch")}
