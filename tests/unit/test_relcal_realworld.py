@@ -55,6 +55,71 @@ def test_central_antenna_and_phase_rms():
     assert rms[0] == pytest.approx(20.0, rel=0.04) and np.isnan(rms[1])
 
 
+def test_phase_rms_of_one_solution_and_of_groups_without_any():
+    # by hand: group 0 one solution of 30 deg, group 1 two of 30 and 40 deg (rms
+    # sqrt((900 + 1600) / 2)), groups 2 and 3 none (the last group too: its length stays)
+    ph = np.radians([30.0, 30.0, -40.0])
+    rms = phase_rms_deg(ph, np.ones(3, bool), np.array([0, 1, 1]), 4)
+    assert rms.shape == (4,)
+    assert rms[0] == pytest.approx(30.0, rel=1e-12)
+    assert rms[1] == pytest.approx(math.sqrt(1250.0), rel=1e-12)
+    assert np.isnan(rms[2:]).all()
+
+
+def _three_spw_info():
+    """relcal_synth's MS metadata with a third spw (data description 2) at 345 GHz."""
+    import dataclasses
+
+    from almacal.msinfo import SpwInfo
+    from tests.unit.relcal_synth import fake_ms
+
+    info = fake_ms(np.random.default_rng(3), "/fake/a.ms", day=0, scale=1.0, n_row=50).info
+    spws = (*info.spws, SpwInfo(2, info.spws[0].chan_freq_hz + 5e9))
+    return dataclasses.replace(info, spws=spws, ddid_spw=np.arange(3), ddid_pol=np.zeros(3, int))
+
+
+def test_selfcal_model_per_spw_with_the_mean_for_a_spw_not_fitted():
+    from almacal.relcal.selfcal import model_table
+
+    info = _three_spw_info()
+    field_index = np.array([0, 1, 2, -1])  # TARGET is no calibrator
+    flux_spw = np.array([[1.0, 1.2], [0.5, np.nan], [0.3, 0.4]])  # spws 0 and 2 fitted
+    mask = np.ones(8, bool)
+    model = model_table(info, field_index, flux_spw, {0: mask, 2: mask})
+    assert model.shape == (3, 4)
+    np.testing.assert_array_equal(model[0], [1.0, 0.5, 0.3, 0.0])
+    # spw 1 was not fitted: each calibrator's mean over the fitted spws
+    np.testing.assert_allclose(model[1], [1.1, 0.5, 0.35, 0.0], rtol=1e-15)
+    np.testing.assert_array_equal(model[2], [1.2, 0.0, 0.4, 0.0])  # no fit: no model
+
+
+def test_scratch_spws_are_matched_to_the_users_by_frequency_within_1_hz():
+    import dataclasses
+
+    from almacal.msinfo import SpwInfo
+    from almacal.relcal.plan import Target
+    from almacal.relcal.selfcal import match_spws
+
+    user_info = _three_spw_info()
+    mask = np.arange(8) > 1
+    user = Target(user_info, np.array([0, 1, 2, -1]), {0: mask, 2: ~mask}, "DATA")
+
+    def scratch(shift_hz):
+        # split renumbers: the copy's spw 0 is the user's spw 2, its spw 1 the user's spw 0
+        f = [user_info.spws[2].chan_freq_hz + shift_hz, user_info.spws[0].chan_freq_hz]
+        spws = tuple(SpwInfo(i, x) for i, x in enumerate(f))
+        return dataclasses.replace(user_info, spws=spws, ddid_spw=np.arange(2))
+
+    for shift in (0.0, 0.5):  # the copy's frequencies to the rounding of a split
+        got = match_spws(user, scratch(shift))
+        assert sorted(got) == [0, 1]
+        np.testing.assert_array_equal(got[1], mask)
+        np.testing.assert_array_equal(got[0], ~mask)
+    for shift in (1.5, 1e5):  # 1.5 Hz or 100 kHz (a relative 3e-7) away: another spw
+        with pytest.raises(RuntimeError, match="spw 2 of /fake/a.ms is missing from its split"):
+            match_spws(user, scratch(shift))
+
+
 def _mcf_table(rng, n_ep=7, n_cal=4, noise=1e-3):
     true_flux = np.array([0.95, 0.75, 0.55, 0.35])[:n_cal]
     scale = rng.uniform(0.9, 1.1, n_ep)
