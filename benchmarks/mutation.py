@@ -32,7 +32,8 @@ Score per package = killed / (total - equivalent). "Equivalent" survivors are
     a reason, a table description); a number moved by less than 1e-6 of itself
     (1e9 -> 1000000001.0); only np.errstate's settings, zip's strict= or np.asarray's
     dtype=float. Found by comparing the syntax trees of the original and the mutated
-    function; each reason is counted in the report.
+    function; each reason is counted in the report. A text mutant that makes a
+    %-conversion invalid ('%s' -> '%S') is not among them: formatting it raises.
 --sample N tests a seeded random sample of N mutants per package (every mutant equally
 likely, unlike a cut-short full run, which has tested the fastest first) and reports the
 score over the sample with its 95 % Wilson interval; the sample's names are kept in
@@ -51,6 +52,7 @@ import collections
 import fnmatch
 import math
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -157,6 +159,8 @@ def _equivalent_change(orig: ast.AST, mutant: ast.AST) -> str | None:
         return None
     reasons = set()
     for path, a, b in diffs:
+        if _breaks_format(a, b):
+            return None
         if _is_message(path + [a]):
             reasons.add("message text only (exception, warning, log or docstring)")
             continue
@@ -181,6 +185,21 @@ def _equivalent_change(orig: ast.AST, mutant: ast.AST) -> str | None:
         else:
             return None
     return "; ".join(sorted(reasons))
+
+
+# a printf-style conversion and its type character (Python's % operator)
+_CONVERSION = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[hlL]?(.)")
+_VALID_CONVERSIONS = set("diouxXeEfFgGcrsa%")
+
+
+def _breaks_format(a: ast.AST, b: ast.AST) -> bool:
+    """The mutant turns a valid %-conversion into one Python rejects ('%s' -> '%S' by an
+    upper-casing mutant): the message is no longer text only, formatting it raises."""
+    x, y = getattr(a, "value", None), getattr(b, "value", None)
+    if not (isinstance(x, str) and isinstance(y, str)):
+        return False
+    valid = set(_CONVERSION.findall(x)) <= _VALID_CONVERSIONS
+    return valid and not set(_CONVERSION.findall(y)) <= _VALID_CONVERSIONS
 
 
 def _keyword_names(node: ast.AST) -> set[str]:

@@ -104,6 +104,29 @@ def test_dgc_offsets_interpolate_between_blocks_and_hold_outside():
     assert np.isnan(mid[0, 0, 0, 0])  # antenna 0 unsolved
 
 
+def test_one_dgc_block_gives_its_offsets_at_every_time_and_flags_are_unsolved():
+    sol = PhaseSolutions(
+        time=np.array([100.0, 100.000001, 100.0]),
+        field=np.zeros(3, dtype=int),
+        spw=np.array([4, 5, 4]),
+        antenna=np.array([1, 1, 0]),
+        refant=np.zeros(3, dtype=int),
+        scan=np.ones(3, dtype=int),
+        phase=np.array([[0.7, -0.2], [1.5, 0.1], [2.0, 2.5]]),
+        flag=np.array([[False, False], [False, True], [True, False]]),
+        snr=np.ones((3, 2)),
+    )
+    off = DgcOffsets.from_solutions(sol, n_antenna=2, spws=[4, 5])
+    assert off.times.size == 1
+    got = off.at(np.array([0.0, 100.0, 5000.0]))
+    assert got.shape == (3, 2, 2, 2)
+    for row in got:  # held at every time: no drift can be followed from one block
+        np.testing.assert_array_equal(row[1, 0], [0.7, -0.2])
+        assert row[1, 1, 0] == 1.5 and np.isnan(row[1, 1, 1])  # flagged: unsolved
+        assert np.isnan(row[0, 0, 0]) and row[0, 0, 1] == 2.5
+        assert np.isnan(row[0, 1]).all()  # antenna 0 has no spw 5 solution
+
+
 def test_circular_statistics():
     rng = np.random.default_rng(7)
     sigma = math.radians(20.0)
@@ -198,3 +221,20 @@ def test_unwrap_joint_keeps_input_order():
     t = np.array([3.0, 1.0, 2.0])
     ph = wrap(np.array([3 * 2.0, 2.0, 2 * 2.0]))
     np.testing.assert_allclose(unwrap_joint(t, ph), [6.0 - 2 * np.pi * 0, 2.0, 4.0], atol=1e-12)
+
+
+def test_call_log_adds_the_wall_time_of_each_call_also_a_failed_one():
+    import time
+
+    log = CallLog((6, 7, 0))
+    t0 = time.perf_counter()
+    log.run("gaincal", lambda **kw: time.sleep(0.02), vis="a.ms")
+
+    def fail(**kw):
+        time.sleep(0.02)
+        raise RuntimeError("gaincal failed")
+
+    with pytest.raises(RuntimeError, match="gaincal failed"):
+        log.run("gaincal", fail, vis="b.ms")
+    assert 0.04 <= log.seconds <= time.perf_counter() - t0
+    assert log.calls == [("gaincal", {"vis": "a.ms"}), ("gaincal", {"vis": "b.ms"})]

@@ -267,3 +267,106 @@ def test_plan_mode_reads_and_writes_nothing(tmp_path, quiet_skeleton):
     assert rec["mode"] == "plan" and rec["plan"]["choice"] == "b2b"
     assert fake.made == [] and os.listdir(tmp_path) == []
     assert log.lines[0][1].startswith("Plan: b2b.")
+
+
+def test_offset_solutions_and_the_recorded_calls_are_exact(tmp_path):
+    p, fake, tables, result = _transfer(tmp_path)
+    g = _gaincals(fake)
+    common = {k: g[0][k] for k in ("vis", "refant", "minsnr", "gaintype", "calmode")}
+    for kw, first in zip(g[2:], (True, False), strict=True):
+        # one band offset per block: all its high scans in one solution, through the
+        # scaled low phases interpolated linearly
+        assert {k: v for k, v in kw.items() if k not in ("scan",)} == {
+            "caltable": tables["dgc_offset"],
+            "field": "DGC",
+            "spw": "2,3",
+            "solint": "inf",
+            "combine": "scan",
+            "gaintable": [tables["dgc_low_scaled"]],
+            "interp": ["linear"],
+            "append": not first,
+            **common,
+        }
+    # the record: the calls as made, every staged table name replaced by its final one
+    final = {tables[k]: v for k, v in p.tables().items()}
+
+    def swap(v):
+        return [swap(x) for x in v] if isinstance(v, list) else final.get(v, v)
+
+    made = [(n, {k: swap(v) for k, v in kw.items()}) for n, kw in fake.made if n == "gaincal"]
+    assert list(result.casa_calls[:4]) == made
+    assert made[1][1]["field"] == "PC"  # not vacuous: names that are not tables stay
+
+
+def test_scaled_table_rows_keep_the_phase_calibrators_field_and_any_scan(tmp_path):
+    _, fake, tables, _ = _transfer(tmp_path)
+    pc = fake.tables[tables["phasecal_scaled"]]
+    assert set(pc.field.tolist()) == set(fake.tables[tables["phasecal"]].field.tolist())
+    assert set(pc.scan.tolist()) == {-1}  # CASA: a row valid for every scan
+
+
+def test_diagnostics_elevations_are_the_means_over_each_fields_scans(tmp_path):
+    from almacal.b2b.geometry import alt_az
+
+    _, fake, _, result = _transfer(tmp_path)
+    st, d, info = result.structure, result.diagnostics, fake.info
+    for name, scans, got in (
+        ("DGC", st.dgc_low_scans + st.dgc_high_scans, d.elevation_dgc_deg),
+        ("TGT", st.target_scans, d.elevation_target_deg),
+    ):
+        t = np.concatenate([info.scan_times[s] for s in scans])
+        ra, dec = info.fields[info.field_names.index(name)].radec_deg
+        assert got == pytest.approx(np.degrees(np.mean(alt_az(t, ra, dec)[0])), abs=1e-9)
+        assert 0 < got < 90  # not vacuous: above the horizon
+
+
+def test_lowspw_and_blockgap_reach_the_structure(tmp_path):
+    with pytest.raises(ValueError, match=r"lowspw=\[0, 9\]"):
+        _transfer(tmp_path / "a", lowspw=[0, 9])
+    _, _, _, two = _transfer(tmp_path / "b")
+    _, _, _, one = _transfer(tmp_path / "c", blockgap=1000.0)
+    assert len(two.structure.blocks) == 2 and len(one.structure.blocks) == 1
+
+
+def test_casa_seconds_count_the_applycal_that_runs_last(tmp_path, quiet_skeleton):
+    import time
+
+    args = TASK_ARGS | {"vis": _vis(tmp_path)}
+    json_path = B2BParams.from_task_args(**args).products()["json"]
+    fake = FakeCasa(ms_info(args["vis"]))
+    fake.on_applycal = lambda: time.sleep(0.05)
+    t0 = time.perf_counter()
+    rec = run_task(B2BTask(fake, FakeLog()), args)
+    wall = time.perf_counter() - t0
+    # the 50 ms applycal is in, and the total is no more than the run's wall time
+    assert 0.05 <= rec["casa_seconds"] <= wall
+    with open(json_path, encoding="utf-8") as fh:
+        assert json.load(fh)["casa_seconds"] == rec["casa_seconds"]
+
+
+def test_without_doapply_the_products_are_written_and_the_ms_is_left_alone(
+    tmp_path, quiet_skeleton
+):
+    args = TASK_ARGS | {"vis": _vis(tmp_path), "doapply": False}
+    p = B2BParams.from_task_args(**args)
+    fake = FakeCasa(ms_info(p.vis))
+    products = B2BTask(fake, FakeLog()).products(p)
+    # another run holds the MS: not applying, this run does not need it
+    with outputs.claimed([p.vis]):
+        rec = run_task(B2BTask(fake, FakeLog()), args)
+    assert not rec["applied"] and fake.history == []
+    assert "applycal" not in [name for name, _ in fake.made]
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        ["obs.ms", *(os.path.basename(v) for v in products.values())]
+    )
+    with open(products["json"], encoding="utf-8") as fh:
+        assert json.load(fh) == json.loads(json.dumps(json_safe(rec)))
+    assert os.path.getsize(products["html"]) > 0 and os.path.getsize(products["ecsv"]) > 0
+
+
+def test_applying_claims_the_ms_before_any_casa_call(tmp_path, quiet_skeleton):
+    args = TASK_ARGS | {"vis": _vis(tmp_path)}
+    fake = FakeCasa(ms_info(args["vis"]))
+    with outputs.claimed([args["vis"]]), pytest.raises(outputs.OutputBusyError, match="obs.ms"):
+        run_task(B2BTask(fake, FakeLog()), args)
+    assert not _gaincals(fake) and fake.history == []

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from almacal.b2b.geometry import ALMA_LAT_DEG, ALMA_LON_DEG, alt_az, local_sidereal_rad
-from almacal.b2b.snr import COMBINE_SNR_FACTOR, choose_refant, combine_decision, predicted_snr
+from almacal.b2b.snr import (
+    COMBINE_SNR_FACTOR,
+    choose_refant,
+    combine_decision,
+    predicted_snr,
+    sample_snr,
+)
+from almacal.baselinevis import BaselineVis
 
 
 def test_predicted_snr_by_hand():
@@ -90,3 +97,38 @@ def test_elevation_and_azimuth_at_transit_and_six_hours_away(dec):
     # az = atan2(-cos d sin h, sin d cos lat - cos d sin lat cos h) at h = 90 deg
     expected = math.degrees(math.atan2(-math.cos(d), math.sin(d) * math.cos(lat))) % 360
     assert math.degrees(west_az[0]) == pytest.approx(expected, abs=1e-6)
+
+
+def _sample(n_time):
+    """Rows of spw 0 and 1 over n_time integrations: |V| 0.5, variance 0.04, 8 samples."""
+    t = np.repeat(5e9 + 2.0 * np.arange(n_time), 2)
+    spw = np.tile([0, 1], n_time)
+    n = t.size
+    return BaselineVis(
+        time=t,
+        antenna1=np.zeros(n, int),
+        antenna2=np.ones(n, int),
+        spw=spw,
+        scan=np.ones(n, int),
+        vis=np.full(n, 0.5 + 0j),
+        noise_var=np.full(n, 0.04),
+        n_sample=np.full(n, 8),
+    )
+
+
+@pytest.mark.parametrize(
+    ("n_time", "solint", "n_int"),
+    [
+        (3, "inf", 3),  # solint='inf' solves over the scan's 3 integrations
+        (1, "inf", 1),
+        (3, "int", 1),
+        (3, "30s", 1),  # any other solint: one integration (the conservative prediction)
+    ],
+)
+def test_sample_snr_counts_the_integrations_of_a_solution(n_time, solint, n_int):
+    s = _sample(n_time)
+    want = predicted_snr(s.vis, s.noise_var, s.n_sample, s.spw, n_antenna=10, n_int=n_int)
+    assert sample_snr(s, n_antenna=10, solint=solint) == want
+    # sqrt(n_int) more SNR per solution than from one integration (exact scaling)
+    one = predicted_snr(s.vis, s.noise_var, s.n_sample, s.spw, n_antenna=10, n_int=1)
+    assert want[0] == pytest.approx(one[0] * math.sqrt(n_int), rel=1e-12) and one[0] > 0

@@ -311,3 +311,20 @@ def test_blocks_sorted_by_start_with_times_and_the_automatic_gap():
         group_blocks([(1, 0.0, 9.0, True)])
     with pytest.raises(ValueError, match="no DGC scans to group"):
         group_blocks([])
+
+
+def test_frequency_order_mapping_sorts_both_bands_by_frequency_not_id():
+    # no baseband numbers; high spw ids in falling frequency: 4 is the highest
+    spws = [_spw(0, 90e9, 0), _spw(1, 100e9, 0), _spw(4, 300e9, 0), _spw(5, 280e9, 0)]
+    mapping, note = map_spws((1, 0), (4, 5), spws, [])
+    assert "frequency order" in note and mapping == {5: 0, 4: 1}
+
+
+def test_a_block_gap_below_a_second_is_used_as_given():
+    # scans 0.5 s apart: a gap of 0.4 s splits every scan into its own block (none has
+    # both bands), the automatic gap (>= MIN_BLOCK_GAP_S) keeps them in one
+    scans = [(1, 0.0, 9.0, True), (2, 9.5, 18.5, False), (3, 19.0, 28.0, True)]
+    assert len(group_blocks(scans)[0]) == 1
+    with pytest.raises(ValueError, match="no block has both"):
+        group_blocks(scans, gap_s=0.4)
+    assert len(group_blocks(scans, gap_s=0.6)[0]) == 1

@@ -210,3 +210,45 @@ def test_a_fully_flagged_calibrator_is_excluded_there_naming_its_ms(sets, tmp_pa
     assert re.fullmatch(r"all data flagged in \S*/ep2\.ms", ex["reason"]), ex  # by the user
     assert rec["selfcal_calibrated"][1] == [True, False, True]
     assert [g["field"] for g in calls.gaincals] == ["0,1,2", "0,2", "0,1,2"]
+
+
+def test_an_ms_without_a_bright_enough_calibrator_is_left_as_it_is(sets, tmp_path):
+    """No calibrator reaches minfluxsnr: no gaincal, no applycal; the outcome keeps the
+    fluxes before, NaN phase rms for every round, and says none was self-calibrated."""
+    from almacal.relcal.plan import Target
+    from almacal.relcal.selfcal import SelfcalSettings, selfcal_ms
+    from tests.unit.relcal_synth import N_CHAN
+
+    reader = ColumnReader(sets)
+    calls = StrictSelfcal(reader, str(tmp_path))
+    ms = sets[0]
+    user = Target(ms.info, np.array([0, 1, 2, -1]), {0: np.ones(N_CHAN, bool)}, "DATA")
+    s = SelfcalSettings(
+        fields=tuple(CALS), uvrange=None, solints=("inf", "int"), refant="", gaintype="G",
+        minsnr=3.0, combine="", minfluxsnr=1e9,
+    )  # fmt: skip
+    out = selfcal_ms(user, s, reader, calls, str(tmp_path))
+    assert not calls.gaincals and not calls.applycals
+    assert out.refant == "CM09" and out.calibrated.tolist() == [False] * 3
+    np.testing.assert_array_equal(out.flux_after, out.flux_before)
+    assert np.all(out.flux_before > 0.3)  # not vacuous: the calibrators have flux
+    assert out.phase_rms_deg.shape == (3, 2) and np.isnan(out.phase_rms_deg).all()
+    assert out.target.column == "DATA" and out.target.info.path.endswith(".selfcal.ms")
+
+
+class NoSolutions(StrictSelfcal):
+    """gaincal wrote a table without rows (every solution below minsnr)."""
+
+    def solved_phases(self, caltable):
+        self.solved.append(caltable)
+        return None
+
+
+def test_a_table_without_solutions_gives_no_phase_rms_and_the_time_is_kept(sets, tmp_path):
+    reader = ColumnReader(sets)
+    calls = NoSolutions(reader, str(tmp_path))
+    rec = run_task(RelcalFitTask(reader, calls), _args(sets, selfcal=True, solint=["inf"]))
+    rms = np.array(rec["selfcal_phase_rms_deg"], dtype=float)
+    assert rms.shape == (3, 3, 1) and np.isnan(rms).all()
+    assert len(calls.solved) == 3  # not vacuous: each MS's table was read
+    assert isinstance(rec["selfcal_seconds"], float) and rec["selfcal_seconds"] >= 0.0

@@ -162,3 +162,104 @@ def test_field_point_flux_per_spw():
     np.testing.assert_allclose(weight, n * 2 / 0.3**2)  # Stokes I weight 2 / sigma^2
     assert np.all(np.abs(flux - FLUX_JY[1]) < 5 * 0.3 / np.sqrt(2 * n))
     assert reader.passes["/fake/gf.ms"] == 1
+
+
+@pytest.mark.parametrize("zero_longest", [False, True])
+def test_uv_limits_of_the_weighted_data_whatever_the_weight_scale(zero_longest):
+    # sigma 2 Jy: Stokes I weights 0.5 (< 1, as in many archive MSs); with zero_longest
+    # the longest calibrator baseline has weight 0 and leaves the limits
+    rng = np.random.default_rng(31)
+    ms = fake_ms(rng, "/fake/w.ms", day=0, scale=1.0, sigma=2.0)
+    cal = (ms.ant[0] != ms.ant[1]) & (ms.field_id < N_CAL)
+    d = np.hypot(ms.uvw[0], ms.uvw[1])
+    if zero_longest:
+        longest = np.flatnonzero(cal)[np.argmax(d[cal])]
+        weight = ms.weight.copy()
+        weight[:, longest] = 0.0
+        ms = type(ms)(**{**ms.__dict__, "weight": weight})
+        cal[longest] = False
+    s = _sums(FakeReader([ms]), _target(ms), PassSpec(uv_limits=True))
+    freq = np.concatenate([ms.info.chan_freq_hz[k] for k in range(2)])
+    k = freq / 299_792_458.0
+    # the same products as the pass (|uv| x nu / c): exact to rounding
+    want = (d[cal].min() * k.min(), d[cal].max() * k.max())
+    assert s.uv_limits == pytest.approx(want, rel=1e-12)
+
+
+def test_read_range_spans_every_calibrators_channels(one_ms):
+    # per-calibrator channel masks (line channels removed for one calibrator only):
+    # the read covers the first to the last channel any calibrator uses, no more
+    from almacal.relcal.plan import read_slices
+
+    ms, _ = one_ms
+    per_cal = np.zeros((N_CAL, N_CHAN), bool)
+    per_cal[0, 2:5] = True
+    per_cal[1, 3:7] = True
+    flat = np.zeros(N_CHAN, bool)
+    flat[1:4] = True
+    (_, two_d), (_, one_d) = read_slices(_target(ms, {0: per_cal, 1: flat}))
+    assert (two_d.spw, two_d.chan_first, two_d.chan_last) == (0, 2, 6)
+    assert (one_d.spw, one_d.chan_first, one_d.chan_last) == (1, 1, 3)
+
+
+def test_bins_grow_to_hold_each_chunks_baselines():
+    # 10 bins per decade at k = 1000 lambda/m: a 10 m chunk fills bin 40, a later 17.8 m
+    # chunk bin 42 (the range grows by two bins at its top); every weight stays in its bin
+    from almacal.relcal.uvbins import ChannelBinner
+    from almacal.relcal.uvmodel import B_N, B_W
+
+    binner = ChannelBinner(1, 1, 0, 10, False)
+    for d, w in ((10.0, 2.0), (10**1.25, 3.0)):
+        ones = np.ones((4, 1))
+        binner.add(
+            ones + 0j, ones > 0, np.full(4, w), np.zeros(4, int), np.full(4, d), np.array([1e3])
+        )
+    b = binner.bins
+    assert b.first == 40
+    np.testing.assert_array_equal(b.sums[0, 0, :, B_W], [8.0, 0.0, 12.0, 0.0])
+    np.testing.assert_array_equal(b.sums[0, 0, :, B_N], [4, 0, 4, 0])
+
+
+def test_weight_spectrum_weights_each_channel(one_ms):
+    # WEIGHT_SPECTRUM (row, chan, corr): the row weight in every channel but channel 0,
+    # which has weight 0; the same as WEIGHT with channel 0 left out of the selection,
+    # but its visibilities count as valid and not weighted
+    import dataclasses
+
+    from almacal.relcal.accumulate import COUNT_VALID, COUNT_WEIGHTED
+
+    ms, reader = one_ms
+    plan = ms_plan(_target(ms), N_CAL, PassSpec())
+
+    def spectrum(c):
+        w = np.repeat(c.weight[:, None, :], c.data.shape[1], axis=1)
+        w[:, 0, :] = 0.0
+        return dataclasses.replace(c, weight=w)
+
+    s = accumulate((spectrum(c) for c in reader.chunks(plan.selection)), plan)
+    no_first = {k: np.arange(N_CHAN) > 0 for k in range(2)}
+    ref = _sums(reader, _target(ms, no_first))
+    np.testing.assert_allclose(s.point, ref.point, rtol=1e-12)  # the same sums, reordered
+    np.testing.assert_array_equal(s.counts[:, COUNT_WEIGHTED], ref.counts[:, COUNT_WEIGHTED])
+    cross = ms.ant[0] != ms.ant[1]
+    rows = np.array([np.count_nonzero(cross & (ms.field_id == j)) for j in range(N_CAL)])
+    # channel 0 of both spws: valid, not weighted
+    np.testing.assert_array_equal(s.counts[:, COUNT_VALID] - s.counts[:, COUNT_WEIGHTED], 2 * rows)
+
+
+def test_lines_are_found_in_the_spws_read_and_none_in_a_spw_without_channels(one_ms):
+    # spw 0 (with A's line in channels 2-4) has no selected channel: it is not read and
+    # has no line channels; spw 1's spectrum is line-free
+    from almacal.relcal.cuts import find_lines
+
+    ms, reader = one_ms
+    t = _target(ms, {0: np.zeros(N_CHAN, bool), 1: np.ones(N_CHAN, bool)})
+    binned = _sums(reader, t, PassSpec(bins=BinPlan(FINE_PER_DECADE, True))).binned
+    assert binned[0] is None and binned[1] is not None
+    lines = find_lines([binned], t, FIELDS[:3], None)
+    assert [m.shape for m in lines.masks] == [(N_CAL, N_CHAN)] * 2
+    assert not np.any(lines.masks) and lines.channels() == {}
+    # guard: with spw 0 read, A's line is found there
+    full = _target(ms)
+    binned = _sums(reader, full, PassSpec(bins=BinPlan(FINE_PER_DECADE, True))).binned
+    assert find_lines([binned], full, FIELDS[:3], None).channels() == {"A": {"0": [2, 3, 4]}}

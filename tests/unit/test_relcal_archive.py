@@ -347,6 +347,9 @@ def test_field_ids_are_accepted_and_checked_against_the_first_ms(sets):
     with pytest.raises(ValueError, match=r"field 'NOSUCH' not found in .*ep1\.ms; fields are: "
                        r"A, B, C, TARGET \(nor in the other 3 MSs in vis\)"):  # fmt: skip
         match_fields(infos, ["A", "NOSUCH"], "name", 1.0)
+    # with one MS there are no others to name
+    with pytest.raises(ValueError, match=r"fields are: A, B, C, TARGET$"):
+        match_fields(infos[:1], ["A", "NOSUCH"], "name", 1.0)
     with pytest.raises(ValueError, match="'A' and '0' both match FIELD 0 'A'"):
         match_fields(infos, ["A", "0"], "name", 1.0)
 
@@ -420,3 +423,32 @@ def test_data_flagged_by_selfcal_are_named_as_such_and_the_run_goes_on(sets, tmp
     )
     dev, sig = _dev(rec)
     assert np.all(dev < 5 * sig), (dev, sig)  # 5 propagated sigma (~1.5e-3)
+
+
+def test_each_reason_for_no_data_in_the_order_the_pass_finds_it():
+    """Six calibrators of one epoch, each stopped at one step: no rows, every row
+    flagged, nothing valid in the selection, no positive weight, nothing left after the
+    cuts (the point sums are made after them), and one with data (no reason)."""
+    from almacal.relcal.accumulate import COUNT_ROWS, COUNT_VALID, COUNT_WEIGHTED, MsSums
+    from almacal.relcal.fluxfit import N_SUMS, SUM_W
+    from almacal.relcal.usable import Selection, data_reasons
+
+    counts = np.array([[0, 0, 0], [40, 0, 0], [40, 0, 0], [40, 64, 0], [40, 64, 64], [40, 64, 64]])
+    assert list(range(3)) == [COUNT_ROWS, COUNT_VALID, COUNT_WEIGHTED]
+    rows_unflagged = np.array([0, 0, 40, 40, 40, 40])
+    sums = MsSums(
+        point=np.zeros((6, 2, N_SUMS)),
+        rows_unflagged=rows_unflagged,
+        time_range=np.full((6, 2), np.nan),
+        counts=counts,
+    )
+    point = np.zeros((1, 6, 2, N_SUMS))
+    point[0, 5, :, SUM_W] = [0.0, 3.5]  # one spw has data after the cuts
+    sel = Selection(spw="0,1", uvrange="", cuts="uvrange='common'")
+    (why,) = data_reasons([sums], point, [["a.ms"]], [{}], sel)
+    assert why[0] == "no data in a.ms (its field has no rows (without FLAG_ROW) in spw='0,1')"
+    assert why[1] == "all data flagged in a.ms"
+    assert why[2] == "no unflagged, finite data within spw='0,1', uvrange='' in a.ms"
+    assert why[3].startswith("every unflagged visibility in a.ms has a zero or negative weight")
+    assert why[4] == "no data left after uvrange='common' in a.ms"
+    assert why[5] == ""

@@ -81,3 +81,14 @@ def test_line_masks_combine_epochs_per_calibrator():
     assert len(masks) == 1 and masks[0].shape == (2, 64)
     assert np.flatnonzero(masks[0][0]).tolist() == [9, 10, 11, 49, 50, 51]
     assert not masks[0][1].any()
+
+
+def test_a_continuum_of_three_channels_is_still_refitted():
+    # six noise-free channels of a 1 Jy continuum with lines in channels 2 and 3: the
+    # first fits, pulled by the lines, flag channel 0 too; the refit on the three channels
+    # left (the fewest a slope and its scatter allow) finds only the lines, +-1 channel
+    freq = 345e9 + 0.25e9 * np.arange(6)
+    amp = np.array([1.0, 1.0, 2.18, 1.77, 1.0, 1.0])
+    sw = np.full(6, 1e4)
+    found = line_channels(np.array([sw, sw * amp, np.zeros(6)]), freq, np.ones(6, bool))
+    assert np.flatnonzero(found).tolist() == [1, 2, 3, 4]

@@ -5,14 +5,18 @@ import math
 import numpy as np
 import pytest
 
+from almacal.relcal.accumulate import MsSums, sum_epochs
 from almacal.relcal.posfit import fit_positions
 from almacal.relcal.uvgrid import (
     ARCSEC,
     CELL_PHASE_RAD,
     G_N,
     G_W,
+    G_W_U,
+    G_W_V,
     MAX_GRID_CELLS,
     MAX_OFFSET_ARCSEC,
+    GridCells,
     grid_sums,
     occupied_cells,
     uv_grid,
@@ -76,6 +80,87 @@ def test_grid_keeps_every_visibility_and_folds_hermitian():
     assert 2 * np.pi * grid.cell_lambda * MAX_OFFSET_ARCSEC * ARCSEC == pytest.approx(
         CELL_PHASE_RAD
     )
+
+
+def test_cells_of_two_ms_add_to_the_grid_of_both():
+    # two MSs of one epoch, two calibrators, partly overlapping cells: their occupied
+    # cells added (GridCells + GridCells, via MsSums + MsSums) must equal the occupied
+    # cells of the dense grid of all their data; sums of the same floats: exact to
+    # rounding (rtol 1e-12)
+    rng = np.random.default_rng(17)
+    grid = uv_grid(Q_MAX, 2)
+    u_all, v_all = _tracks(rng, 240, 3)
+    group_all = rng.integers(0, 2, 240)
+    dense = []
+    for rows in (slice(0, 150), slice(100, 240)):  # rows 100-149 in both: shared cells
+        u, v, group = u_all[rows], v_all[rows], group_all[rows]
+        vis = _vis(u, v, point=1.0, gauss=0.0, fwhm_as=1.0, dra=0.5, ddec=1.0)
+        w = rng.uniform(1, 2, u.shape)
+        dense.append(grid_sums(vis, np.ones(u.shape, bool), w, u, v, group, 2, grid))
+    a, b = (GridCells.from_dense(d) for d in dense)
+    both = GridCells.from_dense(dense[0] + dense[1])
+    for x, y, want in zip(a, b, both, strict=True):
+        # not vacuous: each side has cells the other lacks, and some in common
+        assert np.setdiff1d(x.cell, y.cell).size and np.setdiff1d(y.cell, x.cell).size
+        assert np.intersect1d(x.cell, y.cell).size
+        got = x + y
+        np.testing.assert_array_equal(got.cell, want.cell)
+        np.testing.assert_allclose(got.sums, want.sums, rtol=1e-12, atol=0)
+    empty = np.zeros((2, 0, 3))
+    sums = [
+        MsSums(point=empty, rows_unflagged=np.zeros(2), time_range=np.full((2, 2), np.nan), cells=c)
+        for c in (a, b)
+    ]
+    (epoch,) = sum_epochs(sums, np.array([0, 0]), 1)
+    assert epoch.cells is not None
+    for got, want in zip(epoch.cells, both, strict=True):
+        np.testing.assert_array_equal(got.cell, want.cell)
+        np.testing.assert_allclose(got.sums, want.sums, rtol=1e-12, atol=0)
+    # an MS without cells (no fitposition pass) gives an epoch without cells
+    plain = MsSums(point=empty, rows_unflagged=np.zeros(2), time_range=np.full((2, 2), np.nan))
+    assert (sums[0] + plain).cells is None
+
+
+def _square_distances(cu, cv, cell):
+    """Nearest and farthest distance from the origin of the squares of side cell centred
+    on (cu, cv)."""
+    lo_u, hi_u, lo_v, hi_v = cu - cell / 2, cu + cell / 2, cv - cell / 2, cv + cell / 2
+    near = np.hypot(np.clip(0.0, lo_u, hi_u), np.clip(0.0, lo_v, hi_v))
+    far = np.hypot(np.maximum(abs(lo_u), abs(hi_u)), np.maximum(abs(lo_v), abs(hi_v)))
+    return near, far
+
+
+def test_within_keeps_the_cells_wholly_inside_the_annulus():
+    # data on 10-20 klambda and one point by the origin; a cell is kept when its whole
+    # square lies in lo <= q <= hi. Each cell's centre is its data's centroid rounded to
+    # the cell grid (the centroid lies inside the cell)
+    rng = np.random.default_rng(5)
+    grid = uv_grid(Q_MAX, 1)
+    q = np.append(rng.uniform(10e3, 20e3, 4000), 70.0)[:, None]
+    ang = np.append(rng.uniform(0, 2 * np.pi, 4000), 0.8)[:, None]
+    u, v = q * np.cos(ang), q * np.sin(ang)
+    n = u.shape[0]
+    ones = np.ones(u.shape, bool)
+    w = np.full(n, 0.5)  # weights below 1 (sigma > 1 Jy) are weights too
+    dense = grid_sums(np.ones(u.shape, complex), ones, w, u, v, np.zeros(n, int), 1, grid)
+    (cells,) = GridCells.from_dense(dense)
+    c = grid.cell_lambda
+    centre = np.rint(cells.sums[:, [G_W_U, G_W_V]] / cells.sums[:, [G_W]] / c) * c
+    near, far = _square_distances(centre[:, 0], centre[:, 1], c)
+    for lo, hi in ((14e3, 17e3), (0.0, 12e3), (1.0, 12e3)):
+        kept = cells.within(grid, lo, hi)
+        want = (near >= lo) & (far <= hi)
+        assert 0 < want.sum() < want.size  # not vacuous: some cells in, some out
+        np.testing.assert_array_equal(kept.cell, cells.cell[want])
+        np.testing.assert_array_equal(kept.sums, cells.sums[want])
+    # the origin's cell is in [0, 12] klambda but not wholly beyond 1 lambda
+    origin = cells.cell[(near == 0)]
+    assert origin.size == 1
+    assert origin[0] in cells.within(grid, 0.0, 12e3).cell
+    assert origin[0] not in cells.within(grid, 1.0, 12e3).cell
+    # the limits are inclusive: a cell whose far corner is exactly at hi is inside
+    k = int(np.argmax(np.where(far <= 15e3, far, 0.0)))
+    assert cells.cell[k] in cells.within(grid, 0.0, far[k]).cell
 
 
 def test_grid_geometry_shrinks_the_offset_limit_then_refuses():
@@ -150,3 +235,34 @@ def test_too_few_cells_give_nan():
     sums = np.zeros((1, 1, grid.n_cells, 7))
     r = _fit(sums, grid, "point")
     assert np.isnan(r.fit.total[0, 0]) and np.isnan(r.dra_arcsec[0, 0])
+    assert r.fit.status[0, 0] == ""  # no data: its reason comes from the pass, not the fit
+    # one and two cells: fewer than the 3 parameters of a point with an offset
+    for k in (1, 2):
+        sums[0, 0, k * 7, [G_W, G_N]] = 1.0
+        r = _fit(sums, grid, "point")
+        assert np.isnan(r.fit.total[0, 0])
+        assert r.fit.status[0, 0] == f"only {k} (u, v) cells with data, 3 needed"
+
+
+def test_a_gaussian_wider_than_the_shortest_baseline_measures_is_named():
+    # an 18" Gaussian on ACA baselines from 9 m (~16.3" the widest they measure): the
+    # point+Gaussian fit puts the FWHM at its bound with flux in the Gaussian, so its
+    # total flux is not measured
+    rng = np.random.default_rng(21)
+    sums, grid, _ = _gridded(rng, 0.05, point=0.5, gauss=1.0, fwhm_as=18.0, dra=0.3, ddec=0.2)
+    r = _fit(sums, grid, "point+gaussian")
+    assert r.fit.gaussian[0, 0] > 0.1  # not vacuous: the Gaussian has flux
+    assert r.fit.status[0, 0].startswith("Gaussian FWHM 16.")
+    assert "at its upper bound" in r.fit.status[0, 0]
+
+
+def test_a_source_beyond_the_grid_limit_is_flagged_at_the_limit():
+    # a point 6" off on a grid that follows offsets up to 4": the fit stops at the bound
+    rng = np.random.default_rng(13)
+    sums, grid, _ = _gridded(rng, 0.05, point=1.0, gauss=0.0, fwhm_as=1.0, dra=6.0, ddec=0.3)
+    r = _fit(sums, grid, "point")
+    assert r.at_limit[0, 0]
+    assert (
+        r.fit.status[0, 0].startswith("offset (")
+        and "at the grid limit 4.00 arcsec" in (r.fit.status[0, 0])
+    )

@@ -12,6 +12,7 @@ from almacal.relcal.linefree import line_channels
 from almacal.relcal.selfcal_plan import central_antenna, parse_solints, phase_rms_deg, spw_map
 from almacal.relcal.uvmodel import (
     ARCSEC,
+    B_N,
     B_W,
     bin_sums,
     fit_models,
@@ -52,6 +53,71 @@ def test_central_antenna_and_phase_rms():
     rms = phase_rms_deg(ph, ok, group, 2)
     # 9000 draws of 20 deg: the rms has a relative sigma of 1/sqrt(2 x 9000) = 0.75 %; allow 4 %
     assert rms[0] == pytest.approx(20.0, rel=0.04) and np.isnan(rms[1])
+
+
+def test_phase_rms_of_one_solution_and_of_groups_without_any():
+    # by hand: group 0 one solution of 30 deg, group 1 two of 30 and 40 deg (rms
+    # sqrt((900 + 1600) / 2)), groups 2 and 3 none (the last group too: its length stays)
+    ph = np.radians([30.0, 30.0, -40.0])
+    rms = phase_rms_deg(ph, np.ones(3, bool), np.array([0, 1, 1]), 4)
+    assert rms.shape == (4,)
+    assert rms[0] == pytest.approx(30.0, rel=1e-12)
+    assert rms[1] == pytest.approx(math.sqrt(1250.0), rel=1e-12)
+    assert np.isnan(rms[2:]).all()
+
+
+def _three_spw_info():
+    """relcal_synth's MS metadata with a third spw (data description 2) at 345 GHz."""
+    import dataclasses
+
+    from almacal.msinfo import SpwInfo
+    from tests.unit.relcal_synth import fake_ms
+
+    info = fake_ms(np.random.default_rng(3), "/fake/a.ms", day=0, scale=1.0, n_row=50).info
+    spws = (*info.spws, SpwInfo(2, info.spws[0].chan_freq_hz + 5e9))
+    return dataclasses.replace(info, spws=spws, ddid_spw=np.arange(3), ddid_pol=np.zeros(3, int))
+
+
+def test_selfcal_model_per_spw_with_the_mean_for_a_spw_not_fitted():
+    from almacal.relcal.selfcal import model_table
+
+    info = _three_spw_info()
+    field_index = np.array([0, 1, 2, -1])  # TARGET is no calibrator
+    flux_spw = np.array([[1.0, 1.2], [0.5, np.nan], [0.3, 0.4]])  # spws 0 and 2 fitted
+    mask = np.ones(8, bool)
+    model = model_table(info, field_index, flux_spw, {0: mask, 2: mask})
+    assert model.shape == (3, 4)
+    np.testing.assert_array_equal(model[0], [1.0, 0.5, 0.3, 0.0])
+    # spw 1 was not fitted: each calibrator's mean over the fitted spws
+    np.testing.assert_allclose(model[1], [1.1, 0.5, 0.35, 0.0], rtol=1e-15)
+    np.testing.assert_array_equal(model[2], [1.2, 0.0, 0.4, 0.0])  # no fit: no model
+
+
+def test_scratch_spws_are_matched_to_the_users_by_frequency_within_1_hz():
+    import dataclasses
+
+    from almacal.msinfo import SpwInfo
+    from almacal.relcal.plan import Target
+    from almacal.relcal.selfcal import match_spws
+
+    user_info = _three_spw_info()
+    mask = np.arange(8) > 1
+    user = Target(user_info, np.array([0, 1, 2, -1]), {0: mask, 2: ~mask}, "DATA")
+
+    def scratch(shift_hz):
+        # split renumbers: the copy's spw 0 is the user's spw 2, its spw 1 the user's spw 0
+        f = [user_info.spws[2].chan_freq_hz + shift_hz, user_info.spws[0].chan_freq_hz]
+        spws = tuple(SpwInfo(i, x) for i, x in enumerate(f))
+        return dataclasses.replace(user_info, spws=spws, ddid_spw=np.arange(2))
+
+    for shift in (0.0, 0.5):  # the copy's frequencies to the rounding of a split
+        got = match_spws(user, scratch(shift))
+        assert sorted(got) == [0, 1]
+        np.testing.assert_array_equal(got[1], mask)
+        np.testing.assert_array_equal(got[0], ~mask)
+    for shift in (1.5, 1e5):  # 1.5 Hz or 100 kHz (a relative 3e-7) away: another spw
+        with pytest.raises(RuntimeError, match="spw 2 of /fake/a.ms is missing from its split"):
+            match_spws(user, scratch(shift))
 
 
 def _mcf_table(rng, n_ep=7, n_cal=4, noise=1e-3):
@@ -135,6 +201,20 @@ def _binned(rng, point, gauss, fwhm_arcsec, q_max, sigma=0.05, n=40000):
     return bin_sums(vis, np.ones((n, 1), bool), w, q[:, None], np.zeros(n, int), 1, edges), edges
 
 
+def test_bin_sums_keep_weights_below_one():
+    # sigma 2 Jy per visibility: weight 0.25 (archive MSs often have weights < 1); every
+    # visibility inside the edges lands in one bin, with its weight and count
+    rng = np.random.default_rng(8)
+    _, edges = _binned(rng, 1.0, 0.0, 8.0, 60e3, n=10)
+    q = rng.uniform(edges[0], edges[-1], (500, 2))
+    w = np.full(500, 0.25)
+    s = bin_sums(
+        np.ones((500, 2), complex), np.ones((500, 2), bool), w, q, np.zeros(500, int), 1, edges
+    )
+    assert s[0, :, B_W].sum() == pytest.approx(0.25 * 1000, rel=1e-12)
+    assert s[0, :, B_N].sum() == 1000
+
+
 def test_point_plus_gaussian_total_flux_independent_of_coverage():
     rng = np.random.default_rng(2)
     compact, _ = _binned(rng, 0.8, 0.2, 8.0, 60e3)
@@ -170,6 +250,18 @@ def test_ratio_check_recovers_scale_without_a_model():
     assert np.all(np.abs(chk.mcf[:, 0] - true_mcf) < 5 * chk.mcf_sigma[:, 0])
     assert chk.uv_klambda[1] <= 66  # only bins both epochs have (60 klambda + one bin)
     np.testing.assert_allclose(chk.rfcf, chk.mcf[:, 0])
+
+
+def test_ratio_check_without_common_bins_has_no_mcf_and_no_uv_range():
+    # epoch 1 on 9-60 klambda, epoch 2 only beyond it: no bin has data in both epochs
+    rng = np.random.default_rng(4)
+    a, edges = _binned(rng, 0.8, 0.3, 8.0, 60e3)
+    b, _ = _binned(rng, 0.8, 0.3, 8.0, 150e3)
+    b[:, np.flatnonzero(a[0, :, B_W] > 0)] = 0.0
+    assert np.any(b[..., B_W] > 0)  # not vacuous: epoch 2 has data
+    chk = ratio_check(np.stack([a, b])[:, :, None], edges, np.ones((2, 1), bool))
+    assert np.isnan(chk.uv_klambda).all() and np.isnan(chk.mcf).all()
+    assert np.isnan(chk.rfcf).all() and chk.n_bin.tolist() == [0]
 
 
 def test_gaussian_model_recovers_a_resolved_source():

@@ -11,8 +11,10 @@ import pytest
 
 from almacal.casatask.skeleton import run_task
 from almacal.casatask.spec import load_spec
+from almacal.parallel import SERIAL
+from almacal.relcal.accumulate import MAX_BIN_BYTES, max_bin_bytes
 from almacal.relcal.task import RelcalFitTask
-from tests.unit.relcal_synth import FakeReader, fake_ms
+from tests.unit.relcal_synth import N_CHAN, FakeReader, fake_ms
 
 SCALE = np.array([1.0, 0.92, 1.06, 0.97])
 CALS = ["A", "B", "C"]
@@ -148,16 +150,22 @@ def test_options_remove_their_biases(epochs):
     assert pg["fit_status"] == [["ok"] * 3] * 3 and pg["exclusions"] == []
 
 
-def test_fully_flagged_field_is_excluded_in_its_epoch(point_epochs, log):
-    """A calibrator with every row flagged in one epoch leaves that epoch's rFCF (not the
-    run), with its reason; its flux in Eq. 1 is predicted by the other calibrators, so the
-    other epochs keep their rFCFs."""
+def _with_b_flagged_in_epoch_3(point_epochs):
+    """The epochs with every row of calibrator B flagged in epoch 3, and that MS."""
     sets = list(point_epochs)
     ms = sets[2]
     flagged = [f.copy() for f in ms.flag]
     for f in flagged:
         f[..., ms.field_id == 1] = True
     sets[2] = type(ms)(**{**ms.__dict__, "flag": flagged})
+    return sets, sets[2]
+
+
+def test_fully_flagged_field_is_excluded_in_its_epoch(point_epochs, log):
+    """A calibrator with every row flagged in one epoch leaves that epoch's rFCF (not the
+    run), with its reason; its flux in Eq. 1 is predicted by the other calibrators, so the
+    other epochs keep their rFCFs."""
+    sets, ms = _with_b_flagged_in_epoch_3(point_epochs)
     rec, _ = _run(sets)
     assert rec["exclusions"] == [
         {"epoch": 3, "field": "B", "reason": f"all data flagged in {ms.info.path}"}
@@ -264,3 +272,106 @@ def test_an_epoch_of_two_mss_adds_their_binned_sums(point_epochs, tmp_path):
     )
     assert day["uvrange_klambda"] == alone["uvrange_klambda"]
     assert set(reader.passes.values()) == {1}
+
+
+def test_two_passes_keep_the_common_uv_range_and_the_line_channels(epochs):
+    """fitposition with fitspw='auto' reads each MS twice (the cells need the line
+    channels): the first pass's common uv range and line channels are those of the
+    single pass without fitposition (the same sums), and both reach the record."""
+    opts = {"uvrange": "common", "fitspw": "auto"}
+    once, _ = _run(epochs, **opts)
+    twice, reader = _run(epochs, fitposition=True, **opts)
+    assert set(reader.passes.values()) == {2}  # not vacuous: the two-pass path ran
+    assert twice["uvrange_klambda"] == once["uvrange_klambda"]
+    assert 22 < twice["uvrange_klambda"][0] < 24  # the common range, not the full one
+    assert twice["line_channels"] == once["line_channels"] == {"A": {"0": [2, 3, 4]}}
+
+
+class _SpecSpy:
+    """A Mapper that runs the jobs here and keeps each MS pass's PassSpec (the other jobs
+    are fitposition's longest-baseline look-ups, one Target each)."""
+
+    def __init__(self):
+        self.specs = []
+
+    def map(self, fn, items, labels):
+        self.specs += [job[2].spec for job in items if isinstance(job, tuple)]
+        return SERIAL.map(fn, items, labels)
+
+    def describe(self):
+        return "spy"
+
+
+@pytest.mark.parametrize(
+    "options", [{"uvrange": "common"}, {"fitposition": True, "fitspw": "auto"}]
+)
+def test_each_pass_of_many_ms_keeps_its_share_of_the_bin_memory(tmp_path_factory, options):
+    """12 MSs: each MS's binned sums get 1/12 of the run's bound (below the per-MS
+    bound from 11 MSs on), in the one-pass and in the two-pass measurement."""
+    rng = np.random.default_rng(12)
+    paths = _paths(tmp_path_factory, "many", 12)
+    sets = [fake_ms(rng, p, day=30 * i, scale=1.0, n_row=300) for i, p in enumerate(paths)]
+    spy = _SpecSpy()
+    args = load_spec("relcal_fit").defaults()
+    args |= {"vis": paths, "field": CALS, "outfile": ""} | options
+    run_task(RelcalFitTask(FakeReader(sets), mapper=spy), args)
+    binned = [s for s in spy.specs if s.bins is not None]
+    assert len(binned) == 12  # not vacuous: one binned pass per MS
+    assert max_bin_bytes(12) < MAX_BIN_BYTES
+    assert {s.max_bin_bytes for s in binned} == {max_bin_bytes(12)}
+
+
+def test_a_users_exclusion_is_logged_as_information_and_the_others_as_warnings(
+    point_epochs, monkeypatch
+):
+    """exclude='2:A' is the user's choice (INFO, reason 'exclude (user)'); a calibrator
+    with no data is a problem of the data (WARN)."""
+    posts: list[tuple[str, str]] = []
+    fake = types.SimpleNamespace(
+        casalog=types.SimpleNamespace(
+            post=lambda msg, priority="INFO", *a, **k: posts.append((msg, priority)),
+            origin=lambda *a: None,
+        )
+    )
+    monkeypatch.setitem(sys.modules, "casatasks", fake)
+    sets, ms = _with_b_flagged_in_epoch_3(point_epochs)
+    rec, _ = _run(sets, exclude=["2:A"])
+    assert {"epoch": 2, "field": "A", "reason": "exclude (user)"} in rec["exclusions"]
+    excluded = {m: p for m, p in posts if m.startswith("excluded epoch")}
+    assert excluded == {
+        "excluded epoch 2 A: exclude (user)": "INFO",
+        f"excluded epoch 3 B: all data flagged in {ms.info.path}": "WARN",
+    }
+
+
+def test_the_longest_uv_distance_is_capped_by_uvrange_in_metres_or_wavelengths(point_epochs):
+    from almacal.relcal.plan import Target
+    from almacal.relcal.run import max_uv_lambda
+    from almacal.uvrange import UvRange
+
+    ms = point_epochs[0]
+    target = Target(
+        ms.info, np.array([0, 1, 2, -1]), {s: np.ones(N_CHAN, bool) for s in (0, 1)}, "DATA"
+    )
+    rows = (ms.ant[0] != ms.ant[1]) & (ms.field_id < 3)
+    d_max = float(np.hypot(ms.uvw[0, rows], ms.uvw[1, rows]).max())
+    k = max(ms.info.chan_freq_hz[s].max() for s in (0, 1)) / 299_792_458.0
+    assert d_max > 30.0  # not vacuous: the caps below cut it
+    # the same products as max_uv_lambda: exact to rounding
+    assert max_uv_lambda(FakeReader([ms]), target, None) == pytest.approx(d_max * k, rel=1e-12)
+    metres = UvRange(0.0, 30.0, in_wavelengths=False)
+    assert max_uv_lambda(FakeReader([ms]), target, metres) == pytest.approx(30.0 * k, rel=1e-12)
+    waves = UvRange(0.0, 20e3, in_wavelengths=True)
+    assert max_uv_lambda(FakeReader([ms]), target, waves) == 20e3
+
+
+def test_the_table_has_fitpositions_offsets_per_pair(point_epochs):
+    args = load_spec("relcal_fit").defaults()
+    sets = point_epochs[:2]  # two epochs: a 6-pair table, fast
+    args |= {"vis": [s.info.path for s in sets], "field": CALS, "outfile": "", "fitposition": True}
+    result = RelcalFitTask(FakeReader(sets)).result(args)
+    t, rec = result.to_table(), result.to_record()
+    for col, key in (("dra", "model_dra_arcsec"), ("ddec", "model_ddec_arcsec")):
+        np.testing.assert_array_equal(t[col], np.ravel(rec[key]))
+        assert str(t[col].unit) == "arcsec"
+    assert np.isfinite(t["dra"]).all() and len(t) == 2 * 3  # not vacuous: every pair fitted
