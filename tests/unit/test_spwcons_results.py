@@ -98,6 +98,30 @@ def test_qa_and_spectral_index_sigma(result):
     assert len(lines) == 1 + 7 + 2 and "FLAGGED" in lines[4] and "FLAGGED" not in lines[3]
 
 
+def test_log_lines_show_the_results_numbers(result):
+    """What the task logs is a contract with the user reading it: each number is the
+    result's own (in % where the text says %), with its words."""
+    d, s, qa = result.decomposition, result.spectral_index_sigma(), result.qa()
+    assert d.spw_error_detected  # the fixture's 0.4 % spw error: the branch pinned here
+    lines = result.summary_lines()
+    assert lines[0] == (
+        f"normalized MCFs: sigma_total = {100 * d.total.sigma:.3f} +- "
+        f"{100 * d.total.error:.3f} %, sigma_fit = {100 * d.fit.sigma:.3f} +- "
+        f"{100 * d.fit.error:.3f} % (Eq. 4), sigma_spw = {100 * d.sigma_spw:.3f} +- "
+        f"{100 * d.sigma_spw_error:.3f} % (Eq. 5); histogram widths "
+        f"{100 * d.width_total.sigma:.3f} / {100 * d.width_fit.sigma:.3f} / "
+        f"{100 * d.width_spw.sigma:.3f} %"
+    )
+    assert lines[1].startswith(f"epoch {result.fits.epochs[0]} {result.fits.dates[0]}: ")
+    assert lines[-2] == (
+        f"Monte Carlo ({result.null.alpha.size} draws): sigma_alpha = "
+        f"{result.null.sigma_alpha:.3f}; in-band spectral index error between "
+        f"{s['nu1_hz'] / 1e9:.2f} and {s['nu2_hz'] / 1e9:.2f} GHz at sigma_F = sigma_spw: "
+        f"{s['sigma_alpha']:.3f}"
+    )
+    assert lines[-1] == "QA: " + ", ".join(f"{k}={v:.2f}" for k, v in qa.items())
+
+
 def test_tables_and_files(result, tmp_path):
     paths = output_paths(str(tmp_path / "sc"))
     write_outputs(result, paths)
