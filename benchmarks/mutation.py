@@ -337,10 +337,9 @@ def report_sample(packages: tuple[str, ...]) -> None:
             f"{count['no tests']:7d} {n_eq:6d} {count['not checked']:6d} {score:6.1f}%  "
             f"{100 * lo:.1f}-{100 * hi:.1f} %"
         )
-    left = sorted(
-        n for n, s in names.items() if s in ("survived", "no tests") and n not in equivalent
-    )
-    reasons = collections.Counter(equivalent.values())
+    mine = {n for n in names if n.split(".")[1] in packages}
+    left = sorted(n for n in mine if names[n] in ("survived", "no tests") and n not in equivalent)
+    reasons = collections.Counter(equivalent[n] for n in equivalent if n in mine)
     print("equivalent survivors by reason:")
     for reason, k in reasons.most_common():
         print(f"  {k:5d}  {reason}")
