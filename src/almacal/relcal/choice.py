@@ -20,6 +20,10 @@ import numpy as np
 
 from almacal.relcal.factors import mean_correction_factors
 
+USER_EXCLUSION = "exclude (user)"
+"""The reason of a pair the user's exclude list left out: logged as INFO (every other
+reason is a WARN), and a value of the record's exclusions."""
+
 FAMILY_P_MIN = 1e-3
 """A family 'agrees' when its MCF scatter has a chi^2 probability above this."""
 
@@ -181,7 +185,7 @@ def choose_calibrators(
     have = np.isfinite(flux) & np.isfinite(sigma)
     bad = np.zeros(flux.shape, bool) if unusable is None else unusable != ""
     reasons = [
-        {"epoch": int(i) + 1, "field": fields[j], "reason": "exclude (user)"}
+        {"epoch": int(i) + 1, "field": fields[j], "reason": USER_EXCLUSION}
         for i, j in zip(*np.nonzero(excluded & have & ~bad), strict=True)
     ]
     reasons += [

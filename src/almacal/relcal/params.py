@@ -10,6 +10,7 @@ import numpy as np
 from almacal.casatask.checks import check_outfile, check_vis, split_names
 from almacal.casatask.log import casalog
 from almacal.msinfo import MsInfo
+from almacal.relcal.choice import USER_EXCLUSION
 from almacal.relcal.dates import observation_disagrees, rows_time_range, utc_date
 from almacal.relcal.fields import FIELD_MATCHES, FieldMatch, match_fields
 from almacal.relcal.plan import Target
@@ -278,7 +279,7 @@ def _refuse_empty_epochs(
             raise ValueError(
                 f"epoch {ep.number} ({', '.join(ep.vis)}) has no calibrator to fit: "
                 + "; ".join(
-                    f"{fields[j]}: " + (missing[ms[0]][j] if j in absent else "exclude (user)")
+                    f"{fields[j]}: " + (missing[ms[0]][j] if j in absent else USER_EXCLUSION)
                     for j in range(len(fields))
                 )
             )

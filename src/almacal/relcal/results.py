@@ -11,7 +11,13 @@ import numpy as np
 
 from almacal.constants import DAY_S
 from almacal.outputs import write_json
-from almacal.relcal.choice import CalibratorChoice, choose_calibrators, fill_dropped, fill_sigma
+from almacal.relcal.choice import (
+    USER_EXCLUSION,
+    CalibratorChoice,
+    choose_calibrators,
+    fill_dropped,
+    fill_sigma,
+)
 from almacal.relcal.cuts import CommonUvRange, LineChannels
 from almacal.relcal.dates import utc_iso
 from almacal.relcal.factors import EpochFactors, mean_correction_factors, relative_factors
@@ -364,7 +370,7 @@ def user_exclusions(excluded: np.ndarray, fit: PointFit, fields: tuple[str, ...]
     """The user's exclude entries with a flux (those without one have their own reason)."""
     have = np.isfinite(fit.flux) & np.isfinite(fit.sigma_chi2)
     return [
-        {"epoch": int(i) + 1, "field": fields[j], "reason": "exclude (user)"}
+        {"epoch": int(i) + 1, "field": fields[j], "reason": USER_EXCLUSION}
         for i, j in zip(*np.nonzero(excluded & have), strict=True)
     ]
 

@@ -36,6 +36,7 @@ from almacal.relcal.accumulate import (
     max_bin_bytes,
     sum_epochs,
 )
+from almacal.relcal.choice import USER_EXCLUSION
 from almacal.relcal.cuts import CommonUvRange, LineChannels, cut_sums, find_lines
 from almacal.relcal.dates import pass_time_range, utc_date
 from almacal.relcal.params import RelcalFitParams
@@ -430,7 +431,7 @@ def solve(p: RelcalFitParams, m: Measured) -> RelcalResult:
             )
         )
     for ex in result.exclusions:
-        user = ex["reason"] == "exclude (user)"
+        user = ex["reason"] == USER_EXCLUSION
         casalog.post(
             "excluded epoch %(epoch)d %(field)s: %(reason)s" % ex, "INFO" if user else "WARN"
         )
