@@ -4,8 +4,6 @@ names and positions, one band."""
 
 import dataclasses
 import re
-import sys
-import types
 
 import numpy as np
 import pytest
@@ -16,6 +14,7 @@ from almacal.msinfo import FieldInfo, ScanInfo, SpwInfo
 from almacal.relcal.dates import rows_time_range, utc_date
 from almacal.relcal.fields import format_position, match_fields
 from almacal.relcal.task import RelcalFitTask
+from tests.unit.fake_log import casatasks_log
 from tests.unit.relcal_synth import DAY_S, FakeMs, FakeReader, fake_ms
 from tests.unit.test_relcal_run import FakeSelfcal
 
@@ -28,14 +27,7 @@ RADEC = ((277.45, 1.27), (277.49, 1.22), (277.50, 1.23), (277.46, 1.25))
 @pytest.fixture(autouse=True)
 def log(monkeypatch):
     """casalog without CASA, keeping each line's priority."""
-    lines: list[tuple[str, str]] = []
-
-    def post(msg, priority="INFO", *a, **k):
-        lines.append((priority, msg))
-
-    fake = types.SimpleNamespace(casalog=types.SimpleNamespace(post=post, origin=lambda *a: None))
-    monkeypatch.setitem(sys.modules, "casatasks", fake)
-    return lines
+    return casatasks_log(monkeypatch)
 
 
 def _with_positions(ms: FakeMs) -> FakeMs:

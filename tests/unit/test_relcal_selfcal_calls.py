@@ -11,8 +11,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import re
-import sys
-import types
 
 import numpy as np
 import pytest
@@ -20,6 +18,7 @@ import pytest
 from almacal.casatask.skeleton import run_task
 from almacal.casatask.spec import load_spec
 from almacal.relcal.task import RelcalFitTask
+from tests.unit.fake_log import casatasks_log
 from tests.unit.relcal_synth import FakeReader, fake_ms
 
 CALS = ["A", "B", "C"]
@@ -28,11 +27,8 @@ SCALE = (1.0, 0.9, 1.1)
 
 @pytest.fixture(autouse=True)
 def log(monkeypatch):
-    lines: list[str] = []
-    post = lambda msg, *a, **k: lines.append(msg)  # noqa: E731
-    fake = types.SimpleNamespace(casalog=types.SimpleNamespace(post=post, origin=lambda *a: None))
-    monkeypatch.setitem(sys.modules, "casatasks", fake)
-    return lines
+    """casalog without CASA."""
+    return casatasks_log(monkeypatch)
 
 
 @pytest.fixture(scope="module")

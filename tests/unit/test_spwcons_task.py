@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
-import types
 
 import numpy as np
 import pytest
@@ -21,6 +19,7 @@ from almacal.casatask.spec import load_spec
 from almacal.relcal.task import RelcalFitTask
 from almacal.spwcons.results import output_paths
 from almacal.spwcons.task import SpwConsistencyTask
+from tests.unit.fake_log import casatasks_log
 from tests.unit.relcal_synth import FakeReader, fake_ms
 from tests.unit.spwcons_synth import synthetic_record
 
@@ -31,12 +30,8 @@ QUICK = {"nboot": 100, "nmc": 200}  # the XML minimum: these tests check plumbin
 
 @pytest.fixture(autouse=True)
 def log(monkeypatch):
-    """casalog without CASA: (message, priority) of every post."""
-    lines: list[tuple[str, str]] = []
-    post = lambda msg, priority="INFO", *a, **k: lines.append((msg, priority))  # noqa: E731
-    fake = types.SimpleNamespace(casalog=types.SimpleNamespace(post=post, origin=lambda *a: None))
-    monkeypatch.setitem(sys.modules, "casatasks", fake)
-    return lines
+    """casalog without CASA: (priority, message) of every post."""
+    return casatasks_log(monkeypatch)
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +129,7 @@ def test_vis_runs_relcal_fit_per_spw_with_the_fit_parameters(sets, log):
         assert call[key] == defaults[key], key
     assert rec["source"] == "relcal_fit of vis"
     assert rec["field"] == CALS and rec["epoch"] == [1, 2, 3, 4] and rec["spw"] == [0, 1]
-    assert ("Running relcal_fit(perspw=True) on 4 measurement sets", "INFO") in log
+    assert ("INFO", "Running relcal_fit(perspw=True) on 4 measurement sets") in log
     # the call is the record's params, as given
     assert rec["params"] == _args(vis=vis, field=CALS, uvrange="5~200klambda", seed=3)
 
@@ -150,12 +145,12 @@ def test_resultfile_gives_the_numbers_of_the_same_fits_from_vis(sets, tmp_path, 
     for key in ("norm_mcf", "norm_mcf_sigma", "decomposition", "powerlaw", "montecarlo", "qa"):
         assert from_file[key] == from_vis[key], key
     assert from_file["spw_freq_hz"] == fit["spw_freq_hz"]
-    assert (f"Reading per-spw fits from {path}", "INFO") in log
+    assert ("INFO", f"Reading per-spw fits from {path}") in log
     ghz = ", ".join("%.3f" % (f / 1e9) for f in fit["spw_freq_hz"])
     expected = (
         f"4 epochs x 3 calibrators x 2 spws ({ghz} GHz); 100 bootstrap resamples, 200 MC draws"
     )
-    assert (expected, "INFO") in log
+    assert ("INFO", expected) in log
 
 
 def test_settings_reach_the_computation(tmp_path, log):
@@ -174,7 +169,7 @@ def test_settings_reach_the_computation(tmp_path, log):
     strict, _ = _spw([], resultfile=str(path), seed=4, siglevel=0.2)
     assert strict["montecarlo"]["siglevel"] == 0.2 and base["montecarlo"]["siglevel"] == 0.05
     # report: the result's summary lines, each logged
-    assert any(m.startswith("normalized MCFs: sigma_total = ") for m, _ in log)
+    assert any(m.startswith("normalized MCFs: sigma_total = ") for _, m in log)
 
 
 def test_rfcf_exclusions_are_logged_as_a_warning(tmp_path, log):
@@ -187,7 +182,7 @@ def test_rfcf_exclusions_are_logged_as_a_warning(tmp_path, log):
     path.write_text(json.dumps(rec))
     out, _ = _spw([], resultfile=str(path))
     assert out["rfcf_excluded"] == rec["exclusions"]
-    warnings = [m for m, p in log if p == "WARN"]
+    warnings = [m for p, m in log if p == "WARN"]
     assert len(warnings) == 1
     assert warnings[0].startswith("relcal_fit left 2 (epoch, calibrator) pairs out of its rFCF")
     assert "epoch 2 CAL3: rejected; epoch 5 CAL1: exclude" in warnings[0]
@@ -195,7 +190,7 @@ def test_rfcf_exclusions_are_logged_as_a_warning(tmp_path, log):
     rec.pop("exclusions")
     path.write_text(json.dumps(rec))
     _spw([], resultfile=str(path))
-    assert not [m for m, p in log if p == "WARN"]  # nothing left out: no warning
+    assert not [m for p, m in log if p == "WARN"]  # nothing left out: no warning
 
 
 def test_products_are_written_and_not_overwritten(tmp_path, log):
@@ -209,11 +204,11 @@ def test_products_are_written_and_not_overwritten(tmp_path, log):
     )
     assert json.loads((tmp_path / "spw.json").read_text())["qa"] == rec["qa"]
     wrote = [*files.values(), str(tmp_path / "spw.html")]
-    assert ("Wrote " + ", ".join(wrote), "INFO") in log
+    assert ("INFO", "Wrote " + ", ".join(wrote)) in log
     with pytest.raises(FileExistsError, match="overwrite=True"):
         _spw([], resultfile=str(path), outfile=stem)
     _spw([], resultfile=str(path), outfile=stem, overwrite=True)
     log.clear()
     _spw([], resultfile=str(path))  # outfile='' writes nothing and says nothing of it
-    assert not [m for m, _ in log if m.startswith("Wrote")]
+    assert not [m for _, m in log if m.startswith("Wrote")]
     assert len(os.listdir(tmp_path)) == 2 + len(files)  # fit.json and spw.html beside them
