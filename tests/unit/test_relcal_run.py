@@ -3,8 +3,6 @@ pass per MS for every option but selfcal, injected truth recovered."""
 
 import contextlib
 import dataclasses
-import sys
-import types
 
 import numpy as np
 import pytest
@@ -318,23 +316,13 @@ def test_each_pass_of_many_ms_keeps_its_share_of_the_bin_memory(tmp_path_factory
     assert {s.max_bin_bytes for s in binned} == {max_bin_bytes(12)}
 
 
-def test_a_users_exclusion_is_logged_as_information_and_the_others_as_warnings(
-    point_epochs, monkeypatch
-):
+def test_a_users_exclusion_is_logged_as_information_and_the_others_as_warnings(point_epochs, log):
     """exclude='2:A' is the user's choice (INFO, reason 'exclude (user)'); a calibrator
     with no data is a problem of the data (WARN)."""
-    posts: list[tuple[str, str]] = []
-    fake = types.SimpleNamespace(
-        casalog=types.SimpleNamespace(
-            post=lambda msg, priority="INFO", *a, **k: posts.append((msg, priority)),
-            origin=lambda *a: None,
-        )
-    )
-    monkeypatch.setitem(sys.modules, "casatasks", fake)
     sets, ms = _with_b_flagged_in_epoch_3(point_epochs)
     rec, _ = _run(sets, exclude=["2:A"])
     assert {"epoch": 2, "field": "A", "reason": "exclude (user)"} in rec["exclusions"]
-    excluded = {m: p for m, p in posts if m.startswith("excluded epoch")}
+    excluded = {m: p for p, m in log if m.startswith("excluded epoch")}
     assert excluded == {
         "excluded epoch 2 A: exclude (user)": "INFO",
         f"excluded epoch 3 B: all data flagged in {ms.info.path}": "WARN",
