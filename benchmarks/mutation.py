@@ -337,6 +337,14 @@ def report_sample(packages: tuple[str, ...]) -> None:
             f"{count['no tests']:7d} {n_eq:6d} {count['not checked']:6d} {score:6.1f}%  "
             f"{100 * lo:.1f}-{100 * hi:.1f} %"
         )
+    _write_survivors(names, equivalent, packages, listed=True)
+
+
+def _write_survivors(
+    names: dict[str, str], equivalent: dict[str, str], packages: tuple[str, ...], listed: bool
+) -> None:
+    """The equivalents of packages by reason, and their survivors (not killed, not
+    equivalent) into mutants/survivors.txt, for --survivors to retest; listed: print them."""
     mine = {n for n in names if n.split(".")[1] in packages}
     left = sorted(n for n in mine if names[n] in ("survived", "no tests") and n not in equivalent)
     reasons = collections.Counter(equivalent[n] for n in equivalent if n in mine)
@@ -345,7 +353,7 @@ def report_sample(packages: tuple[str, ...]) -> None:
         print(f"  {k:5d}  {reason}")
     (ROOT / "mutants" / "survivors.txt").write_text("\n".join(left) + "\n")
     print(f"{len(left)} not killed and not equivalent: mutants/survivors.txt")
-    for name in left:
+    for name in left if listed else ():
         print(f"  {name}")
 
 
@@ -372,17 +380,7 @@ def report(packages: tuple[str, ...]) -> None:
         other = set(count) - {"killed", "survived", "no tests", "timeout"}
         if other:
             print("           also: " + ", ".join(f"{k} {count[k]}" for k in sorted(other)))
-    left = sorted(
-        n
-        for n, s in names.items()
-        if s in ("survived", "no tests") and n not in equivalent and n.split(".")[1] in packages
-    )
-    reasons = collections.Counter(equivalent[n] for n in equivalent if n.split(".")[1] in packages)
-    print("equivalent survivors by reason:")
-    for reason, n in reasons.most_common():
-        print(f"  {n:5d}  {reason}")
-    (ROOT / "mutants" / "survivors.txt").write_text("\n".join(left) + "\n")
-    print(f"{len(left)} not killed and not equivalent: mutants/survivors.txt")
+    _write_survivors(names, equivalent, packages, listed=False)
 
 
 def main() -> None:
