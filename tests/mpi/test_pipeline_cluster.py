@@ -17,7 +17,7 @@ from almacal.simulate.gridcal import GRID_QUASAR, PHASE_QUASAR
 from tests.casa.msutil import fingerprint
 from tests.stages.pipeline_path import LINK_DIRS, find_pipeline
 from tests.stages.recipe_data import catalog_file, stale_flux_csv
-from tests.stages.weblog import command
+from tests.stages.weblog import command, procedure
 
 JOB = Path(__file__).with_name("pipeline_cluster_job.py")
 MISSING = find_pipeline()
@@ -35,10 +35,7 @@ def _recipe(path: str, catalog: str) -> str:
         command("almacal_relcal", field=CALIBRATORS),
         command("almacal_spwconsistency", field=CALIBRATORS, nmc="200"),
     ]
-    with open(path, "w") as fh:
-        fh.write("<ProcessingProcedure><ProcedureTitle>almacal_cluster</ProcedureTitle>")
-        fh.write("".join(commands) + "</ProcessingProcedure>")
-    return path
+    return procedure(path, "almacal_cluster", *commands)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import pytest
 
 from almacal.datasets import simulate_b2b
 from tests.casa.msutil import fingerprint
-from tests.stages.weblog import command, weblog_screenshot
+from tests.stages.weblog import command, procedure, weblog_screenshot
 
 pytestmark = pytest.mark.needs_pipeline
 
@@ -32,13 +32,13 @@ def b2b_run(tmp_path_factory, pipeline_display):
     sim = simulate_b2b(out / "sim", size="full")
     before = fingerprint(sim.path)
     recipe = out / "recipe.xml"
-    recipe.write_text(
-        "<ProcessingProcedure><ProcedureTitle>almacal_b2b</ProcedureTitle>"
-        + command("hifa_importdata", dbservice="False")
-        + command("hif_refant")
-        + command("hifa_diffgaincal")
-        + command("almacal_b2b_diagnostics")
-        + "</ProcessingProcedure>"
+    procedure(
+        recipe,
+        "almacal_b2b",
+        command("hifa_importdata", dbservice="False"),
+        command("hif_refant"),
+        command("hifa_diffgaincal"),
+        command("almacal_b2b_diagnostics"),
     )
     almacal.pipeline.register()
     work = out / "work"

@@ -28,7 +28,7 @@ from tests.casa import test_gridflux_check as gridflux_data
 from tests.casa.browser import page_text
 from tests.casa.msutil import fingerprint
 from tests.stages.recipe_data import catalog_file, stale_flux_csv
-from tests.stages.weblog import command, weblog_screenshot
+from tests.stages.weblog import command, procedure, weblog_screenshot
 
 pytestmark = pytest.mark.needs_pipeline
 
@@ -55,10 +55,7 @@ def _recipe(path: str, catalog: str) -> str:
             timeout="2", cachedir=os.path.join(os.path.dirname(path), "empty_cache"),
         ),
     ]  # fmt: skip
-    with open(path, "w") as fh:
-        fh.write("<ProcessingProcedure><ProcedureTitle>almacal_test</ProcedureTitle>")
-        fh.write("".join(commands) + "</ProcessingProcedure>")
-    return path
+    return procedure(path, "almacal_test", *commands)
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from pathlib import Path
 
 from tests.casa.browser import CHROMIUM_FLAGS, chromium
 
@@ -17,6 +18,16 @@ def command(name: str, **params: str) -> str:
         f"<ProcessingCommand><Command>{name}</Command>"
         f"<ParameterSet>{rows}</ParameterSet></ProcessingCommand>"
     )
+
+
+def procedure(path, title: str, *commands: str) -> str:
+    """A recipe file (the pipeline's ProcessingProcedure XML) of commands; its path."""
+    Path(path).write_text(
+        f"<ProcessingProcedure><ProcedureTitle>{title}</ProcedureTitle>"
+        + "".join(commands)
+        + "</ProcessingProcedure>"
+    )
+    return str(path)
 
 
 def weblog_screenshot(html: str, png, n: int, tmp_path):
