@@ -25,9 +25,12 @@ from typing import Any
 
 from almacal.casatask.log import casalog
 
-# ~64 MB of complex128 visibilities per chunk. casatools' getcolslice briefly needs
-# ~3x its output, so peak memory is ~250 MB over CASA's own, whatever the MS size.
-CHUNK_BYTES = 64 * 2**20
+# 8 MiB of complex128 visibilities per chunk. glibc serves an allocation over its mmap
+# threshold (at most 32 MiB) from fresh pages, faulted in one by one (~1.5 us per
+# 4 KiB page on our VMs); casatools' getcolslice allocates ~3x its output, so 64 MiB
+# chunks made every read pay its page faults again (a 2-4x slower read). 8 MiB
+# chunks stay on the heap, and larger ones buy nothing: the per-call cost is small.
+CHUNK_BYTES = 8 * 2**20
 
 LOCK_WAIT_S = 30.0
 """The longest almacal waits for another process to release a table lock (seconds),
