@@ -181,3 +181,20 @@ def test_fit_point_with_small_sums_one_visibility_and_no_visibility():
     # rounding can make chi2 slightly negative for a perfect fit: clipped to 0
     perfect = fit_point(np.array([[4.0, 4.0, 4.0 - 1e-12, 3.0]]))
     assert perfect.chi2_red[0] == 0.0 and perfect.sigma_chi2[0] == 0.0
+
+
+def test_stokes_i_of_unflagged_finite_data_skips_the_mask_and_catches_what_it_must():
+    rng = np.random.default_rng(12)
+    vis = rng.normal(size=(50, 8, 2)) + 1j * rng.normal(size=(50, 8, 2))
+    no_flag = np.zeros(vis.shape, bool)
+    v_i, valid = stokes_i(vis, no_flag)
+    np.testing.assert_array_equal(v_i, (vis[..., 0] + vis[..., 1]) / 2)
+    assert valid.all() and not valid.flags.writeable  # the shared all-True array
+    # a NaN with no flag set: the chunk's sum is NaN, so the point-by-point check runs
+    vis[3, 4, 1] = np.nan
+    v_i, valid = stokes_i(vis, no_flag)
+    assert not valid[3, 4] and np.count_nonzero(~valid) == 1 and v_i[3, 4] == 0
+    # finite values whose sum overflows: the check runs and finds every point valid
+    big = np.full((40, 3, 2), 1e307 + 0j)
+    v_i, valid = stokes_i(big, np.zeros(big.shape, bool))
+    assert valid.all() and np.all(v_i == 1e307)

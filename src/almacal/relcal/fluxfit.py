@@ -13,32 +13,54 @@ chunked pass over an MS is enough and no visibilities are kept:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
+
+from almacal.scratch import Scratch
 
 # Columns of a sums array (..., N_SUMS).
 SUM_W, SUM_W_RE, SUM_W_ABS2, SUM_N = range(4)
 N_SUMS = 4
 
 
-def stokes_i(vis: np.ndarray, flag: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def stokes_i(
+    vis: np.ndarray, flag: np.ndarray, scratch: Scratch | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Stokes I = (P1 + P2) / 2 from the parallel hands, and where it is usable.
 
     vis, flag : (row, chan, n_par) with n_par 1 or 2 (XX,YY or RR,LL).
     Returns I (row, chan) complex, 0 where not usable, and valid (row, chan):
     neither hand flagged and I finite (a NaN or inf in either hand propagates).
+    With a scratch, both are its arrays (valid until its next use; valid read-only).
     """
+    scratch = Scratch() if scratch is None else scratch
+    shape = vis.shape[:2]
+    order: Literal["C", "F"] = "F" if vis.flags.f_contiguous and not vis.flags.c_contiguous else "C"
+    v_i = scratch.get("v_i", shape, np.complex128, order)
     if vis.shape[-1] == 1:
-        v_i, bad = vis[..., 0].copy(), flag[..., 0]
+        np.copyto(v_i, vis[..., 0])
     else:
         # explicit hand arithmetic: numpy reductions over a length-2 axis are ~10x slower
-        v_i = vis[..., 0] + vis[..., 1]
+        np.add(vis[..., 0], vis[..., 1], out=v_i)
         v_i *= 0.5
-        bad = flag[..., 0] | flag[..., 1]
-    valid = np.isfinite(v_i)
-    valid &= ~bad
+    if not flag.any():
+        # the sum of finite values is finite (or overflows: the check below settles it)
+        with np.errstate(over="ignore", invalid="ignore"):
+            finite = bool(np.isfinite(v_i.sum()))
+        if finite:
+            true = scratch.constant("true", v_i.size, np.bool_, np.ones)
+            return v_i, true.reshape(shape, order=order)
+    good = scratch.get("good", shape, np.bool_, order)
+    if vis.shape[-1] == 1:
+        np.logical_not(flag[..., 0], out=good)
+    else:
+        np.logical_or(flag[..., 0], flag[..., 1], out=good)
+        np.logical_not(good, out=good)
+    valid = np.isfinite(v_i, out=scratch.get("valid", shape, np.bool_, order))
+    valid &= good
     if not valid.all():  # a masked copy of a chunk is not free: skip it when none is needed
-        np.copyto(v_i, 0.0, where=~valid)
+        np.copyto(v_i, 0.0, where=np.logical_not(valid, out=good))
     return v_i, valid
 
 
