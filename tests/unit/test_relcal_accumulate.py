@@ -205,7 +205,7 @@ def test_read_range_spans_every_calibrators_channels(one_ms):
 def test_bins_grow_to_hold_each_chunks_baselines():
     # 10 bins per decade at k = 1000 lambda/m: a 10 m chunk fills bin 40, a later 17.8 m
     # chunk bin 42 (the range grows by two bins at its top); every weight stays in its bin
-    from almacal.relcal.uvbins import ChannelBinner
+    from almacal.relcal.binner import ChannelBinner
     from almacal.relcal.uvmodel import B_N, B_W
 
     binner = ChannelBinner(1, 1, 0, 10, False)

@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from almacal.constants import C_M_S
+from almacal.relcal.binner import BinBatch, ChannelBinner
 from almacal.relcal.fluxfit import N_SUMS, SUM_N, point_sums, row_sums, stokes_i, stokes_i_weight
-from almacal.relcal.uvbins import MODEL_PER_DECADE, ChannelBinner, ChannelBins
+from almacal.relcal.uvbins import MODEL_PER_DECADE, ChannelBins
 from almacal.relcal.uvgrid import N_GRID_SUMS, GridCells, UvGrid, grid_sums
 from almacal.relcal.uvmodel import N_BIN_SUMS, bin_sums
+from almacal.scratch import Scratch
 from almacal.uvrange import UvRange
 from almacal.vischunk import ReadSelection, VisChunk
 
@@ -189,7 +191,7 @@ class _Stokes:
     any_unflagged: np.ndarray  # (row,) bool
 
 
-def _stokes_of(chunk: VisChunk, plan: MsPlan) -> _Stokes:
+def _stokes_of(chunk: VisChunk, plan: MsPlan, scratch: Scratch) -> _Stokes:
     """Stokes I of a chunk with the plan's channel selection and uv range as flags."""
     k = chunk.spw_index
     chan_ok, freq = plan.chan_ok[k], plan.freq_hz[k]
@@ -202,7 +204,7 @@ def _stokes_of(chunk: VisChunk, plan: MsPlan) -> _Stokes:
     if plan.spec.uvrange is not None:
         bad = bad | ~plan.spec.uvrange.mask(uvdist, freq)
     flag = chunk.flag | bad[..., None] if bad.any() else chunk.flag
-    v_i, valid = stokes_i(chunk.data, flag)
+    v_i, valid = stokes_i(chunk.data, flag, scratch)
     return _Stokes(
         slice_index=k,
         v_i=v_i,
@@ -241,12 +243,16 @@ class _Accumulator:
         self.grid = None
         if spec.grid is not None:
             self.grid = np.zeros((n_cal, spec.grid.n_cells, N_GRID_SUMS))
+        self.scratch = Scratch()
+        self.batch = BinBatch(self.scratch)
         self.binners: list[ChannelBinner | None] = [None] * n_spw
         if spec.bins is not None:
             pd, per_channel = spec.bins.per_decade, spec.bins.per_channel
             slices = zip(plan.spw_pos, plan.spw_n_chan, plan.selection.spws, strict=True)
             for pos, n_chan, sl in slices:
-                self.binners[pos] = ChannelBinner(n_cal, n_chan, sl.chan_first, pd, per_channel)
+                self.binners[pos] = ChannelBinner(
+                    n_cal, n_chan, sl.chan_first, pd, per_channel, self.scratch
+                )
 
     def add(self, s: _Stokes) -> None:
         plan, spec, n_cal = self.plan, self.spec, self.plan.n_cal
@@ -272,7 +278,7 @@ class _Accumulator:
             del u, v
         binner = self.binners[pos]
         if binner is not None:
-            binner.add(s.v_i, s.valid, s.w_i, s.group, s.uvdist_m, k)
+            self.batch.add(binner, s.v_i, s.valid, s.w_i, s.group, s.uvdist_m, k)
             self._bound_bins()
 
     def _add_rows(self, s: _Stokes, usable: np.ndarray) -> None:
@@ -315,12 +321,14 @@ class _Accumulator:
         binners = [b for b in self.binners if b is not None]
         while (
             sum(b.nbytes for b in binners) > self.spec.max_bin_bytes
-            and binners[0].bins.per_decade > MODEL_PER_DECADE
+            and binners[0].per_decade > MODEL_PER_DECADE
         ):
             for b in binners:
                 b.coarsen()
 
     def result(self) -> MsSums:
+        self.batch.flush()
+        self._bound_bins()
         time_range = np.where(np.isfinite(self.time_range), self.time_range, np.nan)
         return MsSums(
             point=self.point,
@@ -339,11 +347,12 @@ class _Accumulator:
 def accumulate(chunks: Iterable[VisChunk], plan: MsPlan) -> MsSums:
     """One pass over an MS's chunks (almacal.io.ms.vis_chunks(plan.selection)).
 
-    Memory: one chunk and its Stokes I at a time, plus the sums.
+    Memory: one chunk and its Stokes I at a time, plus the sums and the pass's
+    chunk-sized work arrays (almacal.scratch).
     """
     acc = _Accumulator(plan)
     for chunk in chunks:
-        s = _stokes_of(chunk, plan)
+        s = _stokes_of(chunk, plan, acc.scratch)
         del chunk  # the raw columns go before the reductions allocate
         acc.add(s)
         del s
