@@ -162,3 +162,34 @@ def test_within_keeps_only_the_bins_inside():
     assert cut.first == 22
     np.testing.assert_array_equal(cut.sums, sums[:, :, 2:7])
     assert b.within(1e9, 2e9).sums.shape[2] == 0
+
+
+def test_a_batch_hands_on_its_rows_when_the_weights_or_frequencies_change():
+    """One binner's chunks with a weight per row, then at other frequencies, then with a
+    weight per channel: the batch adds each run of alike chunks on its own."""
+    rng = np.random.default_rng(10)
+    chunks = [
+        (_chunk(rng, 20, "rows", False), K),
+        (_chunk(rng, 20, "rows", False), K * 1.01),
+        (_chunk(rng, 20, "scattered", True), K * 1.01),
+    ]
+    direct = ChannelBinner(N_CAL, N_CHAN, 0, 1000, True)
+    scratch = Scratch()
+    batched = ChannelBinner(N_CAL, N_CHAN, 0, 1000, True, scratch)
+    batch = BinBatch(scratch, batch_points=1000 * N_CHAN)
+    for c, k in chunks:
+        direct.add(*c, k)
+        batch.add(batched, *c, k)
+    batch.flush()
+    np.testing.assert_allclose(batched.bins.sums, direct.bins.sums, rtol=1e-13, atol=1e-13)
+
+
+def test_coarsening_a_binner_with_data_gives_the_coarser_bins_of_its_sums():
+    rng = np.random.default_rng(4)
+    b = ChannelBinner(N_CAL, N_CHAN, 0, 1000, True)
+    b.add(*_chunk(rng, 40, "none", False), K)
+    expected = b.bins.coarsened(200)
+    b.coarsen()
+    assert (b.per_decade, b.bins.first) == (200, expected.first)
+    np.testing.assert_array_equal(b.bins.sums, expected.sums)
+    assert b.nbytes == expected.sums.nbytes
