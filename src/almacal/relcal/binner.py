@@ -12,7 +12,7 @@ would (bit-identical) at half the passes. The sums of the weights alone (w, the
 count, w d) depend only on the rows and on where each row's carry falls; when the
 weight is one per row (WEIGHT) and the flags are whole rows and whole channels
 (antennas, times, edge channels), they are summed per row class, a few thousand
-per chunk, instead of per point (WeightClasses).
+per chunk, instead of per point (weight_class_sums).
 """
 
 from __future__ import annotations
@@ -83,10 +83,10 @@ def weight_class_sums(parts: KeyParts, x_rows: np.ndarray, chan_factor: np.ndarr
     keys = np.concatenate([k_lo, k_lo + 1]) if carries else k_lo
     out = np.empty((x_rows.shape[0], parts.span))
     for i, (x, f) in enumerate(zip(x_rows, chan_factor, strict=True)):
-        t = np.bincount(cell, weights=x, minlength=u_keys.size * n_m).reshape(-1, n_m)
-        parts_w = [(np.cumsum(t, axis=1)[:, pos] * f).ravel()]  # no carry: reached <= pos
+        table = np.bincount(cell, weights=x, minlength=u_keys.size * n_m).reshape(-1, n_m)
+        parts_w = [(np.cumsum(table, axis=1)[:, pos] * f).ravel()]  # no carry: reached <= pos
         if carries:
-            above = np.cumsum(t[:, ::-1], axis=1)[:, ::-1][:, pos + 1]  # reached > pos
+            above = np.cumsum(table[:, ::-1], axis=1)[:, ::-1][:, pos + 1]  # reached > pos
             parts_w.append((above * f).ravel())
         out[i] = np.bincount(keys, weights=np.concatenate(parts_w), minlength=parts.span)
     return out
