@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from almacal.relcal import binner as binner_mod
-from almacal.relcal.binner import BinBatch, ChannelBinner, KeyParts, weight_class_sums
+from almacal.relcal.binbatch import BinBatch
+from almacal.relcal.binner import ChannelBinner, KeyParts, weight_class_sums
 from almacal.relcal.uvbins import ChannelBins
 from almacal.relcal.uvmodel import B_N, B_W, B_W_ABS2, B_W_IM, B_W_Q, B_W_RE, N_BIN_SUMS
 from almacal.scratch import Scratch

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from almacal.constants import C_M_S
-from almacal.relcal.binner import BinBatch, ChannelBinner
+from almacal.relcal.binbatch import BinBatch
+from almacal.relcal.binner import ChannelBinner
 from almacal.relcal.fluxfit import N_SUMS, SUM_N, point_sums, row_sums, stokes_i, stokes_i_weight
 from almacal.relcal.uvbins import MODEL_PER_DECADE, ChannelBins
 from almacal.relcal.uvgrid import N_GRID_SUMS, GridCells, UvGrid, grid_sums
