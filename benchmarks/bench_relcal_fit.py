@@ -45,8 +45,8 @@ def _rss_mb() -> float:
 
 
 def _cpu_s() -> float:
-    """User + system CPU time of this process: a steadier measure than the wall clock
-    on a shared VM, whose other tenants slow every run by up to 1.5x in turn."""
+    """User + system CPU time of this process: beside the wall clock it tells a slower
+    machine (both move) from a process that waited for the CPU (only the wall clock)."""
     t = os.times()
     return t.user + t.system
 

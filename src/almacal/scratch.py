@@ -20,6 +20,13 @@ from typing import Literal
 import numpy as np
 from numpy.typing import DTypeLike
 
+Layout = Literal["C", "F"]
+
+
+def memory_order(a: np.ndarray) -> Layout:
+    """The order to flatten a in without a copy ("C" unless a is Fortran-only)."""
+    return "F" if a.flags.f_contiguous and not a.flags.c_contiguous else "C"
+
 
 class Scratch:
     """Named arrays, each as large as the largest request made for its name."""
@@ -28,28 +35,30 @@ class Scratch:
         self._arrays: dict[str, np.ndarray] = {}
 
     def get(
-        self, name: str, shape: tuple[int, ...], dtype: DTypeLike, order: Literal["C", "F"] = "C"
+        self, name: str, shape: tuple[int, ...], dtype: DTypeLike, order: Layout = "C"
     ) -> np.ndarray:
         """An uninitialised array of this shape, dtype and memory order."""
         n = math.prod(shape)
-        flat = self._arrays.get(name)
-        if flat is None or flat.size < n or flat.dtype != np.dtype(dtype):
-            flat = np.empty(n, dtype)
-            self._arrays[name] = flat
-        return flat[:n].reshape(shape, order=order)
+        return self._held(name, n, dtype, np.empty)[:n].reshape(shape, order=order)
 
     def constant(
         self, name: str, n: int, dtype: DTypeLike, make: Callable[..., np.ndarray]
     ) -> np.ndarray:
         """The first n values of make(size, dtype=dtype) (np.ones, np.arange), made again
         only when a larger n is asked for; read-only for the caller."""
+        return self._held(name, n, dtype, make, read_only=True)[:n]
+
+    def _held(
+        self,
+        name: str,
+        n: int,
+        dtype: DTypeLike,
+        make: Callable[..., np.ndarray],
+        read_only: bool = False,
+    ) -> np.ndarray:
         flat = self._arrays.get(name)
         if flat is None or flat.size < n or flat.dtype != np.dtype(dtype):
             flat = make(n, dtype=dtype)
-            flat.flags.writeable = False
+            flat.flags.writeable = not read_only
             self._arrays[name] = flat
-        return flat[:n]
-
-    @property
-    def nbytes(self) -> int:
-        return sum(a.nbytes for a in self._arrays.values())
+        return flat

@@ -18,16 +18,13 @@ per chunk, instead of per point (weight_class_sums).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import scipy.sparse
 
 from almacal.relcal.uvbins import MERGE, ChannelBins
 from almacal.relcal.uvmodel import B_N, B_W, B_W_ABS2, B_W_IM, B_W_Q, B_W_RE, N_BIN_SUMS
-from almacal.scratch import Scratch
-
-Layout = Literal["C", "F"]
+from almacal.scratch import Layout, Scratch, memory_order
 
 _MIN_UVDIST_M = 1e-3  # a zero-length projected baseline would have log10(q) = -inf
 
@@ -177,7 +174,7 @@ class ChannelBinner:
         """v_i, valid : (row, chan); w_i : (row,) or (row, chan); group, uvdist_m : (row,);
         k_per_m : (chan,) wavelengths per metre (nu / c)."""
         # every (row, chan) array is flattened in v_i's memory order: no copies
-        order: Layout = "F" if v_i.flags.f_contiguous and not v_i.flags.c_contiguous else "C"
+        order = memory_order(v_i)
         w = self.scratch.get("w", v_i.shape, np.float64, order)
         separable = _separable(valid) if w_i.ndim == 1 else None
         if separable is None:

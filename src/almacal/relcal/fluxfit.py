@@ -13,11 +13,10 @@ chunked pass over an MS is enough and no visibilities are kept:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
-from almacal.scratch import Scratch
+from almacal.scratch import Scratch, memory_order
 
 # Columns of a sums array (..., N_SUMS).
 SUM_W, SUM_W_RE, SUM_W_ABS2, SUM_N = range(4)
@@ -36,7 +35,7 @@ def stokes_i(
     """
     scratch = Scratch() if scratch is None else scratch
     shape = vis.shape[:2]
-    order: Literal["C", "F"] = "F" if vis.flags.f_contiguous and not vis.flags.c_contiguous else "C"
+    order = memory_order(vis)
     v_i = scratch.get("v_i", shape, np.complex128, order)
     if vis.shape[-1] == 1:
         np.copyto(v_i, vis[..., 0])
